@@ -1,0 +1,92 @@
+/**
+ * Composite layers built from primitives (their gradients come from the primitives' VJPs):
+ * mean, variance, logsumexp, softmax, logSoftmax, layerNorm, crossEntropy, causal masking.
+ * A fused kernel may replace one of these only where measured to pay, checked against this.
+ */
+import { ShapeError, fmtShape } from '../errors.js';
+import { normAxes, normAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { add, div, exp, greaterEqual, log, mul, rsqrt, sub, where } from '../ops/elementwise.js';
+import { max, sum } from '../ops/reduce.js';
+import { reshape } from '../ops/movement.js';
+import { arange, stopGradient } from '../ops/create.js';
+import { takeAlongAxis } from '../ops/indexing.js';
+import { requireInt } from '../ops/util.js';
+
+export function mean(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  const ax = normAxes('mean', axes, x.rank);
+  const n = ax.reduce((p, a) => p * x.shape[a]!, 1);
+  return div(sum(x, ax, keepdims), n);
+}
+
+/** Biased variance (divides by n), as LayerNorm uses. */
+export function variance(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  const d = sub(x, mean(x, axes, true));
+  return mean(mul(d, d), axes, keepdims);
+}
+
+/** log Σ exp, stabilised by the (gradient-free) maximum. */
+export function logsumexp(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
+  const ax = normAxes('logsumexp', axes, x.rank);
+  const m = stopGradient(max(x, ax, true));
+  const s = log(sum(exp(sub(x, m)), ax, true));
+  const r = add(s, m);
+  return keepdims ? r : reshape(r, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const a = normAxis('softmax', axis, x.rank);
+  const e = exp(sub(x, stopGradient(max(x, a, true))));
+  return div(e, sum(e, a, true));
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const a = normAxis('logSoftmax', axis, x.rank);
+  return sub(x, logsumexp(x, a, true));
+}
+
+/** LayerNorm over the last axis: (x − μ)/sqrt(σ² + eps) · weight + bias. */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const c = x.shape[x.rank - 1]!;
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p && (p.rank !== 1 || p.shape[0] !== c)) throw new ShapeError(`layerNorm: ${name} ${fmtShape(p.shape)} must be [${c}] for input ${fmtShape(x.shape)}`);
+  }
+  const mu = mean(x, -1, true);
+  const d = sub(x, mu);
+  const v = mean(mul(d, d), -1, true);
+  let y = mul(d, rsqrt(add(v, eps)));
+  if (weight) y = mul(y, weight);
+  if (bias) y = add(y, bias);
+  return y;
+}
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/**
+ * Cross-entropy of logits [..., V] against int32 targets [...] (PyTorch's F.cross_entropy with
+ * class indices). Targets out of range throw.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, reduction: Reduction = 'mean'): Tensor {
+  requireInt('crossEntropy', targets, 'targets');
+  if (targets.rank !== logits.rank - 1 || targets.shape.some((d, i) => d !== logits.shape[i])) {
+    throw new ShapeError(`crossEntropy: targets ${fmtShape(targets.shape)} must match logits ${fmtShape(logits.shape)} without its last axis`);
+  }
+  const lse = logsumexp(logits, -1, true);
+  const picked = takeAlongAxis(logits, reshape(targets, [...targets.shape, 1]), -1);
+  const nll = reshape(sub(lse, picked), targets.shape);
+  if (reduction === 'none') return nll;
+  return reduction === 'sum' ? sum(nll) : mean(nll);
+}
+
+/**
+ * Causal masking of attention scores [..., T, S] (S ≥ T, queries aligned to the last T keys):
+ * entries with key position > query position become -Infinity, so softmax gives them exactly 0.
+ */
+export function causalMask(scores: Tensor): Tensor {
+  const T = scores.shape[scores.rank - 2]!;
+  const S = scores.shape[scores.rank - 1]!;
+  const q = reshape(arange(S - T, S), [T, 1]);
+  const k = reshape(arange(0, S), [1, S]);
+  const allowed = greaterEqual(q, k);
+  return where(allowed, scores, -Infinity);
+}
