@@ -1,0 +1,102 @@
+/**
+ * Builds an activation-and-gradient store: runs the model over consecutive sequences of a token
+ * range, captures x (and g = ∂L/∂x) at one hook, and writes them in shards. The manifest is
+ * rewritten atomically after every shard, so an interrupted build resumes at the next shard and
+ * loses at most one shard's work. Memory: one model batch plus one shard of rows.
+ */
+import { mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from '../../engine/index.js';
+import { encodeShard, StoreError, writeFileAtomic } from './shard.js';
+import { MANIFEST, readManifest, writeManifest, type StoreManifest } from './manifest.js';
+
+export type CaptureFn = (tokens: E.Tensor) => { acts: E.Tensor; grads?: E.Tensor };
+
+export interface BuildOptions {
+  dir: string;
+  hook: string;
+  /** the corpus as token ids */
+  tokens: Int32Array;
+  source: string;
+  range: [number, number];
+  seqLen: number;
+  /** sequences per model batch */
+  batchSeqs: number;
+  /** sequences per shard (a multiple of batchSeqs is simplest) */
+  seqsPerShard: number;
+  withGrad: boolean;
+  gradReduction?: 'sum' | 'mean';
+  modelId: string;
+  capture: CaptureFn;
+  /** called after each shard with (sequences done, total) */
+  onShard?: (done: number, total: number) => void;
+}
+
+function sameBuild(m: StoreManifest, o: BuildOptions): string | null {
+  const want: Record<string, unknown> = {
+    hook: o.hook, withGrad: o.withGrad, gradReduction: o.gradReduction ?? 'sum', modelId: o.modelId,
+    seqLen: o.seqLen, seqsPerShard: o.seqsPerShard, tokens: JSON.stringify({ source: o.source, start: o.range[0], end: o.range[1] }),
+  };
+  const have: Record<string, unknown> = { ...m, tokens: JSON.stringify(m.tokens) };
+  for (const k of Object.keys(want)) if (have[k] !== want[k]) return `${k}: store has ${JSON.stringify(have[k])}, asked for ${JSON.stringify(want[k])}`;
+  return null;
+}
+
+export function buildStore(o: BuildOptions): StoreManifest {
+  const [start, end] = o.range;
+  if (!(start >= 0 && end <= o.tokens.length && start < end)) throw new StoreError(`store: token range [${start}, ${end}) is not inside the corpus of ${o.tokens.length} tokens`);
+  if (o.seqLen < 2) throw new StoreError(`store: seqLen ${o.seqLen} must be at least 2 (a next-token loss needs two positions)`);
+  const totalSeqs = Math.floor((end - start) / o.seqLen);
+  if (totalSeqs === 0) throw new StoreError(`store: range of ${end - start} tokens holds no sequence of ${o.seqLen}`);
+  mkdirSync(o.dir, { recursive: true });
+  let m: StoreManifest;
+  if (existsSync(join(o.dir, MANIFEST))) {
+    m = readManifest(o.dir);
+    const diff = sameBuild(m, o);
+    if (diff) throw new StoreError(`store ${o.dir} was built with other settings (${diff}); use a new directory`);
+  } else {
+    m = {
+      format: 'gsae-store', version: 1, hook: o.hook, d: 0, withGrad: o.withGrad, gradReduction: o.gradReduction ?? 'sum',
+      modelId: o.modelId, tokens: { source: o.source, start, end }, seqLen: o.seqLen, seqsPerShard: o.seqsPerShard,
+      totalSeqs, shards: [], complete: false,
+    };
+  }
+  let seq = m.shards.reduce((s, sh) => s + sh.seqs, 0);
+  while (seq < totalSeqs) {
+    const nSeq = Math.min(o.seqsPerShard, totalSeqs - seq);
+    const xs: Float32Array[] = [];
+    const gs: Float32Array[] = [];
+    for (let b = 0; b < nSeq; b += o.batchSeqs) {
+      const nb = Math.min(o.batchSeqs, nSeq - b);
+      const first = start + (seq + b) * o.seqLen;
+      E.tidy(() => {
+        const toks = E.tensor(o.tokens.slice(first, first + nb * o.seqLen), [nb, o.seqLen], 'int32');
+        const { acts, grads } = o.capture(toks);
+        if (o.withGrad && !grads) throw new StoreError('store: capture returned no gradients but withGrad is set');
+        xs.push(acts.toArray() as Float32Array);
+        if (o.withGrad) gs.push(grads!.toArray() as Float32Array);
+        m.d = acts.shape[acts.rank - 1]!;
+      });
+    }
+    const rows = nSeq * o.seqLen;
+    const cat = (parts: Float32Array[]) => {
+      const out = new Float32Array(rows * m.d);
+      let off = 0;
+      for (const p of parts) { out.set(p, off); off += p.length; }
+      return out;
+    };
+    const bytes = encodeShard({ rows, d: m.d, x: cat(xs), g: o.withGrad ? cat(gs) : null });
+    const file = `shard_${String(m.shards.length).padStart(5, '0')}.bin`;
+    writeFileAtomic(join(o.dir, file), bytes);
+    m.shards.push({ file, rows, firstSeq: seq, seqs: nSeq, bytes: bytes.length });
+    seq += nSeq;
+    m.complete = seq >= totalSeqs;
+    writeManifest(o.dir, m);
+    o.onShard?.(seq, totalSeqs);
+  }
+  if (!m.complete) {
+    m.complete = true;
+    writeManifest(o.dir, m);
+  }
+  return m;
+}
