@@ -5,7 +5,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 
-type Row = Record<string, string | number | null>;
+import type { Row } from './tables.js';
 
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   const compiled = vl.compile(spec).spec;
@@ -20,7 +20,8 @@ const base = (title: string, data: Row[]) => ({
   title,
   width: 420,
   height: 280,
-  data: { values: data },
+  // vega tags the objects it is given, so it gets copies
+  data: { values: data.map((r) => ({ ...r })) },
   background: 'white',
 });
 

@@ -8,6 +8,7 @@ import { buildStore, type CaptureFn } from '../../sae/store/build.js';
 import { StoreReader } from '../../sae/store/reader.js';
 import { decodeShard, encodeShard } from '../../sae/store/shard.js';
 import { assertDisjoint } from '../../sae/store/manifest.js';
+import { StoreSource } from '../../sae/store/source.js';
 
 /** A fake "model": activation = token-dependent vector, gradient = a different function of it. */
 const D = 3;
@@ -126,6 +127,30 @@ describe('activation-and-gradient store', () => {
       expect(() => decodeShard(bad, 'x.bin')).toThrow(/x.bin: non-finite value at element 0/);
       expect(() => buildStore(opts(tmp(), { range: [0, 500] }))).toThrow(/not inside the corpus of 200 tokens/);
       expect(() => new StoreReader(tmp())).toThrow(/not an activation store/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('as a trainer source, a restored cursor continues the stream exactly', () => {
+    const dir = tmp();
+    try {
+      buildStore(opts(dir));
+      const a = new StoreSource(dir, 4, 7, 16);
+      for (let i = 0; i < 5; i++) a.next(4);
+      const state = JSON.parse(JSON.stringify(a.getState()));
+      const rest = Array.from({ length: 6 }, () => Array.from(a.next(4).x));
+      const b = new StoreSource(dir, 4, 7, 16);
+      b.setState(state);
+      expect(Array.from({ length: 6 }, () => Array.from(b.next(4).x))).toEqual(rest);
+      expect(b.hasGrad).toBe(true);
+      expect(b.dIn).toBe(D);
+      // any request size is served from the same stream: 3 + 5 rows equal the next 8 of a fresh copy
+      const c = new StoreSource(dir, 4, 7, 16);
+      c.setState(b.getState());
+      const odd = [...b.next(3).x, ...b.next(5).x];
+      expect(odd).toEqual([...c.next(8).x]);
+      expect(() => b.next(0)).toThrow(/cannot serve 0 rows/);
     } finally {
       rmSync(dir, { recursive: true });
     }

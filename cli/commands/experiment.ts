@@ -1,0 +1,37 @@
+/** `gsae experiment <suite>`: train and compare a suite of SAEs end to end, then report. */
+import type { CommandModule } from 'yargs';
+import { consoleTable } from '../../experiments/report/tables.js';
+import { TABLE_COLUMNS } from '../../experiments/report/report.js';
+import { runExperiment } from '../../experiments/runner.js';
+import { SUITES } from '../../experiments/suites.js';
+
+interface Args {
+  suite: string;
+  preset: 'quick' | 'full';
+  out?: string;
+  cache: string;
+  model?: string;
+  seeds?: number[];
+}
+
+export const experimentCommand: CommandModule<object, Args> = {
+  command: 'experiment <suite>',
+  describe: 'Run an experiment suite end to end (store, SAE training, evaluation, report)',
+  builder: (y) =>
+    y
+      .positional('suite', { type: 'string', choices: Object.keys(SUITES), describe: Object.values(SUITES).map((s) => `${s.name}: ${s.describe}`).join('; '), demandOption: true })
+      .option('preset', { type: 'string', choices: ['quick', 'full'] as const, default: 'quick' as const, describe: 'quick: minutes on 2 cores; full: the complete sweep' })
+      .option('out', { type: 'string', describe: 'output folder (default runs/<suite>-<preset>)' })
+      .option('cache', { type: 'string', default: '.cache', describe: 'folder for the default model and activation stores' })
+      .option('model', { type: 'string', describe: 'HF GPT-2 directory to use instead of the default model' })
+      .option('seeds', { type: 'number', array: true, describe: 'override the preset seeds' })
+      .example('$0 experiment gsae-vs-topk --preset quick', 'the README main job')
+      .example('$0 experiment pareto --preset full --seeds 0 1 2', 'the full Pareto sweep'),
+  handler: async (a) => {
+    const out = a.out ?? `runs/${a.suite}-${a.preset}`;
+    const res = await runExperiment({ suite: a.suite, preset: a.preset, out, cacheDir: a.cache, model: a.model, seeds: a.seeds });
+    console.log(`\n${a.suite} (${a.preset}) on ${res.model.id}\n`);
+    console.log(consoleTable(res.rows, TABLE_COLUMNS));
+    console.log(`\nreport: ${out}/report.md  results: ${out}/results.csv, ${out}/results.json  plots: ${out}/plots/`);
+  },
+};

@@ -1,0 +1,56 @@
+/**
+ * The default model of the SAE pipeline. Looked up, in order: an explicit directory; the copy
+ * shipped in the repo (`data/default-model/`); a cached one (`.cache/default-model/`); otherwise
+ * it is trained with the 'default' preset (GPT-2 architecture, GPT-2 BPE restricted to the
+ * corpus' tokens, tinyshakespeare) into the cache, resuming if a previous attempt was cut off.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { loadHfDir, type Gpt2Params } from '../models/gpt2/params.js';
+import type { Gpt2Config } from '../models/gpt2/config.js';
+import { loadTokenizer, type Tokenizer } from '../models/gpt2/tokenizer.js';
+import { DEFAULT_MODEL_PRESET, train } from '../models/gpt2/train.js';
+import { Progress } from '../cli/progress.js';
+
+export const SHIPPED_MODEL = 'data/default-model';
+export const CORPUS = 'data/tinyshakespeare/input.txt';
+
+export interface LoadedModel {
+  dir: string;
+  cfg: Gpt2Config;
+  params: Gpt2Params;
+  tokenizer: Tokenizer;
+  /** path + digest of the weights file, so caches never mix models */
+  id: string;
+}
+
+export function loadModelDir(dir: string): LoadedModel {
+  if (!existsSync(join(dir, 'config.json'))) throw new Error(`model directory ${dir} has no config.json (expected an HF GPT-2 directory)`);
+  const { cfg, params } = loadHfDir(dir);
+  const tokenizer = loadTokenizer(dir);
+  const digest = createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex').slice(0, 16);
+  return { dir, cfg, params, tokenizer, id: `gpt2-${digest}` };
+}
+
+export async function defaultModel(opts: { model?: string; cacheDir: string; log: (s: string) => void }): Promise<LoadedModel> {
+  if (opts.model) return loadModelDir(resolve(opts.model));
+  if (existsSync(join(SHIPPED_MODEL, 'config.json'))) return loadModelDir(SHIPPED_MODEL);
+  const cached = join(opts.cacheDir, 'default-model');
+  if (existsSync(join(cached, 'config.json')) && existsSync(join(cached, 'DONE'))) return loadModelDir(cached);
+  opts.log(`no default model found (${SHIPPED_MODEL} or ${cached}); training one with the 'default' preset`);
+  let bar: Progress | null = null;
+  const res = await train(
+    { ...DEFAULT_MODEL_PRESET, data: CORPUS, out: cached },
+    {
+      onStart: (i) => { bar = new Progress({ total: i.iters, label: 'default model', start: i.step }); },
+      onStep: (s) => bar?.update({ done: s.step, loss: s.loss, tokensPerItem: s.tokensPerStep }),
+      onEval: (e) => bar?.log(`step ${e.step}: train ${e.trainLoss.toFixed(4)}, val ${e.valLoss.toFixed(4)}`),
+    },
+    { resume: true },
+  );
+  (bar as Progress | null)?.finish(`val loss ${res.valLoss?.toFixed(4)}`);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(join(cached, 'DONE'), JSON.stringify({ valLoss: res.valLoss, steps: res.step }) + '\n');
+  return loadModelDir(cached);
+}
