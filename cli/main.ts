@@ -4,9 +4,15 @@
  */
 import yargs, { type CommandModule } from 'yargs';
 import { backendsCommand } from './commands/backends.js';
+import { lmCommand } from './commands/lm.js';
+import { saeCommand } from './commands/sae.js';
+import { cacheCommand } from './commands/cache.js';
+import { experimentCommand } from './commands/experiment.js';
+import { steerCommand } from './commands/steer.js';
+import { reportCommand } from './commands/report.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: CommandModule<any, any>[] = [backendsCommand];
+const COMMANDS: CommandModule<any, any>[] = [backendsCommand, lmCommand, cacheCommand, saeCommand, steerCommand, experimentCommand, reportCommand];
 
 export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv)

@@ -1,0 +1,67 @@
+/** `gsae sae eval`: every METHODS §3 metric (and steering) for one SAE on held-out tokens. */
+import type { CommandModule } from 'yargs';
+import * as E from '../../engine/index.js';
+import { tokenizeCorpus } from '../../models/gpt2/data.js';
+import { loadSae, disposeSae } from '../../sae/model.js';
+import { CORPUS, defaultModel } from '../../experiments/default_model.js';
+import { gpt2EvalModel, saeEvalDictionary } from '../../experiments/adapters.js';
+import { downstreamBaseline, evaluate } from '../../experiments/eval/evaluate.js';
+import { sequenceBatches, storeFor, storeMoments } from '../../experiments/runner.js';
+
+interface Args {
+  sae: string;
+  model?: string;
+  hook?: string;
+  tokens: number;
+  'seq-len': number;
+  'steer-latents': number;
+  c: number;
+  cache: string;
+  seed: number;
+  json: boolean;
+}
+
+export const saeEvalCommand: CommandModule<object, Args> = {
+  command: 'eval',
+  describe: 'Evaluate a SAELens-format SAE on held-out tokens (FVU, L0, CE spliced/zero/mean, KL, γ, steering)',
+  builder: (y) =>
+    y
+      .option('sae', { type: 'string', demandOption: true, describe: 'SAE folder (cfg.json + sae_weights.safetensors)' })
+      .option('model', { type: 'string', describe: 'HF GPT-2 directory (default: the default model)' })
+      .option('hook', { type: 'string', describe: "hook to splice at (default: the SAE's hook_name)" })
+      .option('tokens', { type: 'number', default: 8192, describe: 'held-out tokens (validation split)' })
+      .option('seq-len', { type: 'number', default: 64 })
+      .option('steer-latents', { type: 'number', default: 24, describe: 'latents sampled for steering (0: skip)' })
+      .option('c', { type: 'number', default: 1, describe: 'steering strength in units of E||x||' })
+      .option('cache', { type: 'string', default: '.cache' })
+      .option('seed', { type: 'number', default: 0 })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
+  handler: async (a) => {
+    const log = (s: string) => process.stderr.write(`${s}\n`);
+    const model = await defaultModel({ model: a.model, cacheDir: a.cache, log });
+    const sae = loadSae(a.sae);
+    const hook = a.hook ?? sae.spec.hookName;
+    if (!hook) throw new Error(`${a.sae}: the SAE names no hook; pass --hook`);
+    if (sae.spec.dIn !== model.cfg.n_embd) {
+      throw new Error(`SAE ${a.sae} has d_in = ${sae.spec.dIn} but the model's d_model is ${model.cfg.n_embd}: they do not belong together`);
+    }
+    const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
+    const cfg = { hook, seqLen: a['seq-len'] };
+    const evalStore = storeFor(model, { cacheDir: a.cache }, cfg, 'val', corpus.val, a.tokens, log);
+    const trainStore = storeFor(model, { cacheDir: a.cache }, cfg, 'train', corpus.train, a.tokens, log);
+    const evalModel = gpt2EvalModel(model.params, model.cfg);
+    const sequences = sequenceBatches(corpus.val, a['seq-len'], a.tokens, 16);
+    const meanAct = E.keep(E.tensor(storeMoments(trainStore).mean));
+    const res = evaluate(
+      {
+        model: evalModel, hook, evalStore, sequences, baseline: downstreamBaseline(evalModel, hook, sequences, meanAct),
+        meanNorm: storeMoments(evalStore).meanNorm, steering: { latents: a['steer-latents'], c: a.c, topN: 10, contexts: 2 }, seed: a.seed,
+      },
+      saeEvalDictionary(sae),
+    );
+    disposeSae(sae);
+    const flat = { ...res.reconstruction, ...res.downstream, decoder_max_cos: res.decoder_max_cos, steering: { mean: res.steering.mean, lo: res.steering.lo, hi: res.steering.hi, n: res.steering.n } };
+    if (a.json) console.log(JSON.stringify(flat));
+    else for (const [k, v] of Object.entries(flat)) console.log(`${k.padEnd(24)} ${typeof v === 'number' ? v.toPrecision(6) : JSON.stringify(v)}`);
+  },
+};
