@@ -87,6 +87,9 @@ export function valueAndGrad<F extends AnyFn>(f: F, opts: GradOptions = {}): (..
       let out: ReturnType<F>;
       try {
         out = f(...args);
+      } catch (e) {
+        trace.release(); // else the tensors on its tape are never freed
+        throw e;
       } finally {
         popTrace(trace);
       }
@@ -137,7 +140,11 @@ function vjpImpl(f: AnyFn, primals: unknown[], retain: boolean): [unknown, VjpFn
   pushTrace(trace);
   let out: unknown;
   try {
-    out = f(...primals);
+    // tidy: intermediates are disposed now; those saved on the tape are freed when it is released
+    out = tidy(() => f(...primals));
+  } catch (e) {
+    trace.release();
+    throw e;
   } finally {
     popTrace(trace);
   }
@@ -148,17 +155,20 @@ function vjpImpl(f: AnyFn, primals: unknown[], retain: boolean): [unknown, VjpFn
     if (ctFlat.structure !== outLeaves.structure) {
       throw new AutodiffError(`vjp: cotangent structure ${ctFlat.structure} does not match the output's ${outLeaves.structure}`);
     }
-    const seeds = new Map<number, Tensor>();
     outLeaves.leaves.forEach((o, i) => {
       const c = ctFlat.leaves[i];
-      if (!(o instanceof Tensor) || !(c instanceof Tensor)) return;
-      if (!shapesEqual(o.shape, c.shape) || o.dtype !== c.dtype) {
+      if (o instanceof Tensor && c instanceof Tensor && (!shapesEqual(o.shape, c.shape) || o.dtype !== c.dtype)) {
         throw new AutodiffError(`vjp: cotangent ${fmtShape(c.shape)} ${c.dtype} does not match output ${fmtShape(o.shape)} ${o.dtype}`);
       }
-      seeds.set(o.id, seeds.has(o.id) ? add(seeds.get(o.id)!, c) : c);
     });
     try {
       return tidy(() => {
+        // inside the tidy: sums for an output that appears twice are temporaries
+        const seeds = new Map<number, Tensor>();
+        outLeaves.leaves.forEach((o, i) => {
+          const c = ctFlat.leaves[i];
+          if (o instanceof Tensor && c instanceof Tensor) seeds.set(o.id, seeds.has(o.id) ? add(seeds.get(o.id)!, c) : c);
+        });
         const grads = backward(trace, seeds);
         return flats.map((fl) =>
           fl.rebuild(fl.leaves.map((l) => (l instanceof Tensor && isFloat(l.dtype) ? grads.get(l.id) ?? zerosLike(l) : null))),

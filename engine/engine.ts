@@ -288,8 +288,9 @@ export function readTensor(t: Tensor): TypedArray {
   return readTensorUnchecked(t);
 }
 export function readTensorUnchecked(t: Tensor): TypedArray {
+  const buf = t.buf; // throws if disposed, even for an empty tensor
   if (t.size === 0) return allocArray(t.dtype, 0);
-  return t.backend.download(t.buf, t.dtype, t.size);
+  return t.backend.download(buf, t.dtype, t.size);
 }
 
 // ---------------------------------------------------------------- dispatch

@@ -39,3 +39,5 @@ export * from './ops/create.js';
 export * from './ops/topk.js';
 export * from './nn/functional.js';
 export { flatten, mapTensors, tensorLeaves } from './tree.js';
+export * from './io/safetensors.js';
+export * from './random.js';

@@ -14,7 +14,7 @@
 import type { Attrs } from './backend.js';
 import type { DType } from './dtype.js';
 import { JitError, fmtShape } from './errors.js';
-import { allocTensor, backend, fromArray, isTracked, keep, readTensorUnchecked, setRecorder, type Recorder } from './engine.js';
+import { allocTensor, backend, fromArray, isTracked, keep, readTensorUnchecked, setRecorder, tidy, type Recorder } from './engine.js';
 import { stopGradient } from './ops/create.js';
 import type { Shape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -93,6 +93,9 @@ function signature(leaves: readonly unknown[], structure: string, backendName: s
   return `${backendName}|${structure}|${parts.join(';')}`;
 }
 
+/** Depth of jit traces in progress (nested compiled calls are inlined into the outer trace). */
+let tracing = 0;
+
 export interface CompiledExtras {
   /** Number of traced plans (one per input signature). */
   cacheSize(): number;
@@ -107,10 +110,16 @@ export function jit<F extends (...args: any[]) => any>(f: F): F & CompiledExtras
   const trace = (args: unknown[], inputs: Tensor[]): { plan: Plan; result: unknown } => {
     const rec = new PlanRecorder(inputs);
     const prev = setRecorder(rec);
+    tracing++;
     let result: unknown;
     try {
-      result = f(...args);
+      // tidy: intermediates of the traced call are freed as a replay would free them
+      result = tidy(() => f(...args));
+    } catch (e) {
+      for (const t of rec.consts.values()) t.dispose();
+      throw e;
     } finally {
+      tracing--;
       setRecorder(prev);
     }
     const out = flatten(result);
@@ -162,6 +171,9 @@ export function jit<F extends (...args: any[]) => any>(f: F): F & CompiledExtras
   };
 
   const compiled = ((...args: unknown[]) => {
+    // Called while another compiled function traces: run inline so the outer recorder sees every
+    // launch (a replay here would be invisible to it, and its results baked in as constants).
+    if (tracing > 0) return f(...args);
     const fl = flatten(args);
     const inputs = fl.leaves.filter((l): l is Tensor => l instanceof Tensor);
     for (const t of inputs) {

@@ -6,7 +6,7 @@
 import { ShapeError, fmtShape } from '../errors.js';
 import { normAxes, normAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, div, exp, greaterEqual, log, mul, rsqrt, sub, where } from '../ops/elementwise.js';
+import { abs, add, div, equal, exp, greaterEqual, log, mul, rsqrt, sub, where } from '../ops/elementwise.js';
 import { max, sum } from '../ops/reduce.js';
 import { reshape } from '../ops/movement.js';
 import { arange, stopGradient } from '../ops/create.js';
@@ -28,7 +28,10 @@ export function variance(x: Tensor, axes?: number | readonly number[], keepdims 
 /** log Σ exp, stabilised by the (gradient-free) maximum. */
 export function logsumexp(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
   const ax = normAxes('logsumexp', axes, x.rank);
-  const m = stopGradient(max(x, ax, true));
+  const mx = stopGradient(max(x, ax, true));
+  // A row whose maximum is ±Infinity (e.g. fully masked) would compute inf − inf = NaN; shifting
+  // it by 0 instead gives ±Infinity, as PyTorch does.
+  const m = where(equal(abs(mx), Infinity), 0, mx);
   const s = log(sum(exp(sub(x, m)), ax, true));
   const r = add(s, m);
   return keepdims ? r : reshape(r, x.shape.filter((_, i) => !ax.includes(i)));
@@ -83,8 +86,10 @@ export function crossEntropy(logits: Tensor, targets: Tensor, reduction: Reducti
  * entries with key position > query position become -Infinity, so softmax gives them exactly 0.
  */
 export function causalMask(scores: Tensor): Tensor {
+  if (scores.rank < 2) throw new ShapeError(`causalMask: scores must be [..., T, S], got ${fmtShape(scores.shape)}`);
   const T = scores.shape[scores.rank - 2]!;
   const S = scores.shape[scores.rank - 1]!;
+  if (S < T) throw new ShapeError(`causalMask: scores ${fmtShape(scores.shape)} have fewer keys (${S}) than queries (${T})`);
   const q = reshape(arange(S - T, S), [T, 1]);
   const k = reshape(arange(0, S), [1, S]);
   const allowed = greaterEqual(q, k);

@@ -54,6 +54,7 @@ export function keepTopk(x: Tensor, k: number, applyRelu = false): Tensor {
  */
 export function batchTopk(x: Tensor, k: number, applyRelu = false): Tensor {
   if (x.rank !== 2) throw new ShapeError(`batchTopk: input must be [batch, n], got ${fmtShape(x.shape)}`);
+  if (!Number.isInteger(k) || k < 0) throw new ShapeError(`batchTopk: k = ${k} must be a non-negative integer (input ${fmtShape(x.shape)})`);
   const flat = reshape(x, [1, x.size]);
   const kk = k * x.shape[0]!;
   if (kk > x.size) throw new ShapeError(`batchTopk: k = ${k} exceeds the ${x.shape[1]} entries of each row of ${fmtShape(x.shape)}`);

@@ -13,7 +13,7 @@ const UNARY: Record<string, (x: number) => number> = {
   rsqrt: (x) => 1 / Math.sqrt(x),
   abs: Math.abs,
   sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), // sign(±0) = ±0, sign(NaN) = NaN
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => (x > 0 || x !== x ? x : 0), // NaN propagates (as in PyTorch) instead of hiding upstream bugs
   gelu: (x) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x))),
   geluGrad: (x) => {
     const t = Math.tanh(GELU_C * (x + 0.044715 * x * x * x));

@@ -1,0 +1,428 @@
+/**
+ * The SAE trainer: any variant, batches from any `BatchSource`, one compiled step (E.jit) per
+ * signature, Adam with warm-up/decay, SAELens-named logs (JSONL), a progress bar, atomic
+ * checkpoints and exact resume.
+ *
+ * Step t (1-based), all inside one jitted function:
+ *   x ← c·x, g ← g/c (input normalisation, c fixed at init)
+ *   loss, grads ← valueAndGrad(variant.loss)      (AuxK only when some latent is dead)
+ *   unit-norm variants: remove each decoder row's gradient component along the row
+ *   Adam update; unit-norm variants: renormalise decoder rows
+ *   dead counters (tokens since each latent fired) and variant buffers updated
+ * The host computes the step's scalars (LR and λ schedules, Adam bias corrections) in float64
+ * and passes them as 0-d tensors, so one plan serves every step. The only per-step read-back is
+ * the dead count (to decide whether the next step runs AuxK); metrics are read at log steps.
+ *
+ * Exact resume: the checkpoint holds the unfolded parameters, Adam moments, buffers, RNG state,
+ * the source cursor and the AuxK flag; a resumed run replays the same kernels on the same
+ * values, so it ends with bitwise the same weights as an uninterrupted run (tested).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from '../engine/index.js';
+import { isTopkFamily, resolveConfig, type SaeTrainConfig } from './config.js';
+import {
+  batchMetrics,
+  deadMaskOf,
+  decode,
+  firedAny,
+  foldScale,
+  host,
+  initBDec,
+  normalisationScale,
+  normaliseRows,
+  removeParallelGrad,
+  toDevice,
+  toHost,
+  updateSinceFired,
+  type HostParams,
+  type Params,
+} from './common.js';
+import { adamScalars, adamUpdate, type AdamState } from './adam.js';
+import { lambdaAt, lrAt } from './schedule.js';
+import { getVariant } from './variants.js';
+import type { Variant } from './variant.js';
+import { readRows, type BatchSource } from './data.js';
+import { readCheckpoint, writeCheckpoint, type TrainCheckpoint } from './checkpoint.js';
+import { writeSaelens, type SaeSpec } from './saelens.js';
+import { makeSae, type SaeModel } from './model.js';
+import { reluEncode, resampleDead } from './relu_l1.js';
+import { Progress } from '../cli/progress.js';
+
+export type LogRecord = Record<string, number>;
+
+export interface TrainerOptions {
+  /** Folder for train_log.jsonl, checkpoint.msgpack and the SAELens export `sae/`. */
+  outDir?: string;
+  /** Show a progress bar on stderr. */
+  progress?: boolean;
+  /** Called with every log record (also written to the JSONL log when outDir is set). */
+  onLog?: (rec: LogRecord) => void;
+  /** Stop after this step (a checkpoint is written when outDir is set): time limits, tests. */
+  stopAfterStep?: number;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.msgpack';
+export const LOG_FILE = 'train_log.jsonl';
+export const SAE_DIR = 'sae';
+
+const SINCE = 'since_fired';
+
+/** What E.jit adds to a compiled function. */
+interface CompiledExtras {
+  cacheSize(): number;
+  dispose(): void;
+}
+
+interface StepScalars {
+  stepSize: E.Tensor;
+  sqrtBc2: E.Tensor;
+  decay: E.Tensor;
+  coeff: E.Tensor;
+  tau: E.Tensor;
+}
+
+interface StepOut {
+  params: Params;
+  opt: AdamState;
+  buffers: Params;
+  metrics: Record<string, E.Tensor>;
+}
+
+const scalar32 = (v: number): E.Tensor => E.tensor(new Float32Array([v]), []);
+
+/** Disposes the tensors of `old` that are not carried over into `next` (jit may pass some through). */
+function disposeReplaced(old: unknown, next: unknown): void {
+  const keepSet = new Set(E.tensorLeaves(next));
+  for (const t of E.tensorLeaves(old)) if (!keepSet.has(t)) t.dispose();
+}
+
+export class SaeTrainer {
+  readonly variant: Variant;
+  step = 0;
+  tokens = 0;
+  lastLog: LogRecord | null = null;
+  /** Latents re-initialised by the last neuron resampling. */
+  lastResampled: number[] = [];
+  private params: Params;
+  private opt: AdamState;
+  private buffers: Params;
+  private anyDead: boolean;
+  private lastResample: number;
+  private readonly rng: E.Rng;
+  private readonly stepFn: ((...args: unknown[]) => StepOut) & CompiledExtras;
+  private progress: Progress | null = null;
+  private readonly t0 = Date.now();
+
+  private constructor(
+    readonly cfg: SaeTrainConfig,
+    readonly source: BatchSource,
+    readonly scale: number,
+    state: Pick<TrainCheckpoint, 'params' | 'adamM' | 'adamV' | 'buffers' | 'rng' | 'step' | 'tokens' | 'lastResample' | 'anyDead'>,
+    private readonly opts: TrainerOptions,
+  ) {
+    this.variant = getVariant(cfg.variant);
+    checkSource(cfg, this.variant, source);
+    this.params = E.keep(toDevice(state.params));
+    this.opt = E.keep({ m: toDevice(state.adamM), v: toDevice(state.adamV) });
+    this.buffers = E.keep(toDevice(state.buffers));
+    this.rng = new E.Rng(cfg.seed);
+    this.rng.setState(state.rng);
+    this.step = state.step;
+    this.tokens = state.tokens;
+    this.lastResample = state.lastResample;
+    this.anyDead = state.anyDead;
+    this.stepFn = E.jit(this.makeStep()) as unknown as ((...args: unknown[]) => StepOut) & CompiledExtras;
+    if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  }
+
+  /** A fresh run: b_dec and the normalisation factor from the first `initSamples` rows. */
+  static create(partial: Partial<SaeTrainConfig> & Record<string, unknown>, source: BatchSource, opts: TrainerOptions = {}): SaeTrainer {
+    const cfg = resolveConfig(partial);
+    const variant = getVariant(cfg.variant);
+    checkSource(cfg, variant, source);
+    // Read the init sample without moving the cursor: those rows are trained on as usual.
+    const cursor = source.getState();
+    const sample = readRows(source, Math.min(cfg.initSamples, source.rows ?? cfg.initSamples), cfg.batchSize);
+    source.setState(cursor);
+    const scale = cfg.normalizeActivations === 'expected_average_only_in' ? normalisationScale(sample.x, sample.rows, cfg.dIn) : 1;
+    const xs = scale === 1 ? sample.x : sample.x.map((v) => v * scale);
+    const rng = new E.Rng(cfg.seed);
+    const params = variant.init(cfg, rng.fork('init'), initBDec(cfg, xs, sample.rows));
+    const zeros = (p: HostParams): HostParams => Object.fromEntries(Object.entries(p).map(([k, t]) => [k, host(t.shape)]));
+    const buffers = { ...variant.initBuffers(cfg), [SINCE]: host([cfg.dSae]) };
+    if (opts.outDir && existsSync(join(opts.outDir, LOG_FILE))) writeFileSync(join(opts.outDir, LOG_FILE), '');
+    return new SaeTrainer(cfg, source, scale, {
+      params,
+      adamM: zeros(params),
+      adamV: zeros(params),
+      buffers,
+      rng: rng.getState(),
+      step: 0,
+      tokens: 0,
+      lastResample: 0,
+      anyDead: false,
+    }, opts);
+  }
+
+  /** Continues a run from its checkpoint; `source` must be the same data (its cursor is restored). */
+  static resume(checkpointPath: string, source: BatchSource, opts: TrainerOptions = {}): SaeTrainer {
+    const ck = readCheckpoint(checkpointPath);
+    const cfg = resolveConfig(ck.cfg as SaeTrainConfig & Record<string, unknown>);
+    if (ck.sourceInfo.dIn !== source.dIn || ck.sourceInfo.hasGrad !== source.hasGrad || ck.sourceInfo.rows !== source.rows) {
+      throw new Error(
+        `resume ${checkpointPath}: the data differ from the checkpoint's (${ck.sourceInfo.describe}: d=${ck.sourceInfo.dIn}, rows=${ck.sourceInfo.rows}, grads=${ck.sourceInfo.hasGrad}; ` +
+          `now ${source.describe()}: d=${source.dIn}, rows=${source.rows}, grads=${source.hasGrad})`,
+      );
+    }
+    source.setState(ck.source);
+    if (opts.outDir) truncateLog(join(opts.outDir, LOG_FILE), ck.step);
+    return new SaeTrainer(cfg, source, ck.scale, ck, opts);
+  }
+
+  /** The config stored in a checkpoint (to rebuild its data source before resuming). */
+  static peekConfig(checkpointPath: string): SaeTrainConfig {
+    return readCheckpoint(checkpointPath).cfg;
+  }
+
+  private makeStep() {
+    const { cfg, variant, scale } = this;
+    const unit = variant.unitNormDecoder(cfg);
+    return (params: Params, opt: AdamState, buffers: Params, xRaw: E.Tensor, gRaw: E.Tensor | null, sc: StepScalars, anyDead: boolean): StepOut => {
+      const x = scale === 1 ? xRaw : E.mul(xRaw, scale);
+      const g = gRaw === null ? null : scale === 1 ? gRaw : E.mul(gRaw, 1 / scale);
+      const B = x.shape[0]!;
+      const deadMask = anyDead ? deadMaskOf(buffers[SINCE]!, cfg.deadTokens) : null;
+      const lossFn = (p: Params) => {
+        const r = variant.loss(p, { x, g }, { cfg, coeff: sc.coeff, deadMask });
+        return [r.loss, r] as const;
+      };
+      const [[loss, res], grads0] = E.valueAndGrad(lossFn, { hasAux: true })(params) as [[E.Tensor, ReturnType<Variant['loss']>], Params];
+      const grads = unit ? { ...grads0, W_dec: removeParallelGrad(params.W_dec!, grads0.W_dec!) } : grads0;
+      const up = adamUpdate(params, grads, opt, sc, cfg);
+      const newParams = unit ? { ...up.params, W_dec: normaliseRows(up.params.W_dec!) } : up.params;
+      const since = updateSinceFired(buffers[SINCE]!, firedAny(res.f), B, cfg.deadTokens);
+      const { [SINCE]: _old, ...vbuf } = buffers;
+      const newBuffers = { ...variant.updateBuffers(vbuf, res, sc.tau), [SINCE]: since };
+      const { l0, explainedVariance } = batchMetrics(x, res.xHat, res.f);
+      const metrics: Record<string, E.Tensor> = { 'losses/overall_loss': loss };
+      for (const [k, v] of Object.entries(res.parts)) metrics[`losses/${k}`] = v;
+      metrics['metrics/l0'] = l0;
+      metrics['metrics/explained_variance'] = explainedVariance;
+      metrics['sparsity/dead_features'] = E.sum(deadMaskOf(since, cfg.deadTokens));
+      return { params: newParams, opt: up.state, buffers: newBuffers, metrics };
+    };
+  }
+
+  /** Runs one optimisation step; returns the log record when this step logs, else null. */
+  trainStep(): LogRecord | null {
+    const { cfg } = this;
+    const t = this.step + 1;
+    const lr = lrAt(cfg, t, this.lastResample);
+    const lambda = lambdaAt(cfg, t);
+    const a = adamScalars(lr, t, cfg);
+    const batch = this.source.next(cfg.batchSize);
+    const B = batch.rows;
+    const useG = this.variant.needsGrad;
+    if (useG && !batch.g) throw new Error(`${this.source.describe()}: batch without gradients, but the g-SAE needs them`);
+    const aux = isTopkFamily(cfg.variant) && cfg.auxkCoefficient > 0 && this.anyDead;
+    const out = E.tidy(() => {
+      const x = E.tensor(batch.x, [B, cfg.dIn]);
+      const g = useG ? E.tensor(batch.g!, [B, cfg.dIn]) : null;
+      const sc: StepScalars = {
+        stepSize: scalar32(a.stepSize),
+        sqrtBc2: scalar32(a.sqrtBc2),
+        decay: scalar32(a.decay),
+        coeff: scalar32(lambda),
+        tau: scalar32(t === 1 ? 1 : cfg.thresholdLr),
+      };
+      return this.stepFn(this.params, this.opt, this.buffers, x, g, sc, aux);
+    });
+    disposeReplaced({ p: this.params, o: this.opt, b: this.buffers }, out);
+    this.params = E.keep(out.params);
+    this.opt = E.keep(out.opt);
+    this.buffers = E.keep(out.buffers);
+    this.step = t;
+    this.tokens += B;
+    const nDeadT = out.metrics['sparsity/dead_features']!;
+    const logNow = t % cfg.logEvery === 0 || t === cfg.totalSteps;
+    let rec: LogRecord | null = null;
+    if (isTopkFamily(cfg.variant) || logNow) this.anyDead = nDeadT.item() > 0;
+    if (logNow) {
+      rec = { step: t, 'details/n_training_tokens': this.tokens };
+      for (const [k, v] of Object.entries(out.metrics)) rec[k] = v.item();
+      rec['details/current_learning_rate'] = lr;
+      if (!isTopkFamily(cfg.variant)) rec['details/current_l1_coefficient'] = lambda;
+      if (this.buffers.threshold) rec['details/topk_threshold'] = this.buffers.threshold.item(); // on z, which folding leaves unchanged
+      rec['details/elapsed_seconds'] = (Date.now() - this.t0) / 1000;
+      this.lastLog = rec;
+      if (this.opts.outDir) appendFileSync(join(this.opts.outDir, LOG_FILE), `${JSON.stringify(rec)}\n`);
+      this.opts.onLog?.(rec);
+    }
+    E.dispose(out.metrics);
+    if (cfg.resampleSteps.includes(t)) this.resample(t);
+    if (this.progress) {
+      const l = this.lastLog;
+      this.progress.update({
+        done: t,
+        tokensPerItem: B,
+        ...(l ? { loss: l['losses/overall_loss']!, extra: `mse ${l['losses/mse_loss']!.toPrecision(4)} L0 ${l['metrics/l0']!.toPrecision(4)} dead ${l['sparsity/dead_features']}` } : {}),
+      });
+    }
+    return rec;
+  }
+
+  /** Trains to `totalSteps` (or `stopAfterStep`), checkpointing every `checkpointEvery` steps. */
+  run(): { step: number; finished: boolean; lastLog: LogRecord | null } {
+    const stop = Math.min(this.cfg.totalSteps, this.opts.stopAfterStep ?? Infinity);
+    if (this.opts.progress) this.progress = new Progress({ total: this.cfg.totalSteps, label: `sae ${this.cfg.variant}`, start: this.step });
+    while (this.step < stop) {
+      this.trainStep();
+      const ce = this.cfg.checkpointEvery;
+      if (this.opts.outDir && ce > 0 && this.step % ce === 0 && this.step < stop) this.saveCheckpoint();
+    }
+    if (this.opts.outDir) this.saveCheckpoint();
+    const l = this.lastLog;
+    this.progress?.finish(l ? `explained variance ${l['metrics/explained_variance']!.toPrecision(4)}, L0 ${l['metrics/l0']!.toPrecision(4)}` : undefined);
+    this.progress = null;
+    return { step: this.step, finished: this.step >= this.cfg.totalSteps, lastLog: this.lastLog };
+  }
+
+  /** Everything needed to continue exactly (see checkpoint.ts). */
+  state(): TrainCheckpoint {
+    return {
+      cfg: this.cfg,
+      step: this.step,
+      tokens: this.tokens,
+      scale: this.scale,
+      params: toHost(this.params),
+      adamM: toHost(this.opt.m),
+      adamV: toHost(this.opt.v),
+      buffers: toHost(this.buffers),
+      rng: this.rng.getState(),
+      source: this.source.getState(),
+      sourceInfo: { dIn: this.source.dIn, hasGrad: this.source.hasGrad, rows: this.source.rows, describe: this.source.describe() },
+      lastResample: this.lastResample,
+      anyDead: this.anyDead,
+    };
+  }
+
+  /** Writes outDir/checkpoint.msgpack and the folded SAELens export outDir/sae/. */
+  saveCheckpoint(): void {
+    const dir = this.opts.outDir;
+    if (!dir) throw new Error('saveCheckpoint: the trainer has no outDir');
+    writeCheckpoint(join(dir, CHECKPOINT_FILE), this.state());
+    this.exportSae(join(dir, SAE_DIR));
+  }
+
+  /** The SAE in SAELens form on raw activations (normalisation folded in). */
+  exported(): { spec: SaeSpec; params: HostParams; extra: Record<string, unknown> } {
+    const { cfg } = this;
+    const buffers = toHost(this.buffers);
+    delete buffers[SINCE];
+    const { architecture, params } = this.variant.exportParams(toHost(this.params), buffers, cfg);
+    const kind = cfg.variant === 'gsae' ? 'gsae' : architecture;
+    const spec: SaeSpec = {
+      kind,
+      architecture,
+      dIn: cfg.dIn,
+      dSae: cfg.dSae,
+      variant: cfg.variant,
+      applyBDecToInput: true,
+      normalizeActivations: 'none',
+      modelName: cfg.modelName,
+      hookName: cfg.hookName,
+      hookLayer: cfg.hookLayer,
+      hookHeadIndex: null,
+      contextSize: cfg.contextSize,
+      datasetPath: cfg.datasetPath,
+      prependBos: true,
+    };
+    if (architecture === 'topk') spec.k = cfg.k;
+    if (kind === 'gsae') Object.assign(spec, { beta: cfg.beta, valueSource: cfg.valueSource, gradNorm: cfg.gradNorm });
+    const extra: Record<string, unknown> = { normalisationScale: this.scale, trainedSteps: this.step, trainedTokens: this.tokens };
+    if (cfg.variant === 'batchtopk') Object.assign(extra, { k: cfg.k, threshold: buffers.threshold!.data[0] });
+    return { spec, params: foldScale(params, this.scale), extra };
+  }
+
+  exportSae(dir: string): void {
+    const { spec, params, extra } = this.exported();
+    writeSaelens(dir, spec, params, this.cfg, extra);
+  }
+
+  /** The current SAE as an inference model on raw activations (dispose with disposeSae). */
+  model(): SaeModel {
+    const { spec, params } = this.exported();
+    return makeSae(spec, params);
+  }
+
+  /** Parameters as trained (normalised space), host copies. */
+  hostParams(): HostParams {
+    return toHost(this.params);
+  }
+
+  /** Neuron resampling (relu_l1) of latents dead at step t; see relu_l1.ts. */
+  private resample(t: number): void {
+    const { cfg } = this;
+    const since = this.buffers[SINCE]!.toArray();
+    const dead: number[] = [];
+    since.forEach((v, i) => {
+      if (v >= cfg.deadTokens) dead.push(i);
+    });
+    this.lastResampled = dead;
+    if (dead.length === 0) return;
+    const cursor = this.source.getState();
+    const s = readRows(this.source, cfg.resampleSamples, cfg.batchSize);
+    this.source.setState(cursor);
+    const xs = this.scale === 1 ? s.x : s.x.map((v) => v * this.scale);
+    const sq = new Float64Array(s.rows);
+    for (let r0 = 0; r0 < s.rows; r0 += cfg.batchSize) {
+      const n = Math.min(cfg.batchSize, s.rows - r0);
+      const part = E.tidy(() => {
+        const x = E.tensor(xs.subarray(r0 * cfg.dIn, (r0 + n) * cfg.dIn), [n, cfg.dIn]);
+        const e = E.sub(x, decode(this.params, reluEncode(this.params, x)));
+        return E.sum(E.mul(e, e), 1).toArray();
+      });
+      sq.set(part, r0);
+    }
+    const p = toHost(this.params);
+    const m = toHost(this.opt.m);
+    const v = toHost(this.opt.v);
+    resampleDead(p, m, v, dead, xs, sq, this.rng.fork(`resample:${t}`), cfg.april);
+    const sinceNew = Float32Array.from(since);
+    for (const i of dead) sinceNew[i] = 0;
+    E.dispose([this.params, this.opt, this.buffers[SINCE]]);
+    this.params = E.keep(toDevice(p));
+    this.opt = E.keep({ m: toDevice(m), v: toDevice(v) });
+    this.buffers = { ...this.buffers, [SINCE]: E.keep(E.tensor(sinceNew, [cfg.dSae])) };
+    this.lastResample = t;
+  }
+
+  dispose(): void {
+    E.dispose([this.params, this.opt, this.buffers]);
+    this.stepFn.dispose();
+  }
+}
+
+function checkSource(cfg: SaeTrainConfig, variant: Variant, source: BatchSource): void {
+  if (source.dIn !== cfg.dIn) throw new Error(`data ${source.describe()}: rows have width ${source.dIn} but the config says dIn = ${cfg.dIn}`);
+  if (variant.needsGrad && !source.hasGrad) {
+    throw new Error(`data ${source.describe()}: the g-SAE needs gradients g = ∂L/∂x with the activations, and this source has none`);
+  }
+}
+
+/** Keeps only the log lines up to `step` (a resumed run rewrites what followed its checkpoint). */
+function truncateLog(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .filter((l) => {
+      try {
+        return (JSON.parse(l) as { step?: number }).step! <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
+}
