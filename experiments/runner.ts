@@ -45,7 +45,7 @@ export interface ExperimentOutput {
 }
 
 /** Splits a token array into [n, T] int32 batches of `per` sequences. */
-function sequenceBatches(tokens: Int32Array, T: number, nTokens: number, per: number): E.Tensor[] {
+export function sequenceBatches(tokens: Int32Array, T: number, nTokens: number, per: number): E.Tensor[] {
   const nSeq = Math.floor(Math.min(nTokens, tokens.length) / T);
   const out: E.Tensor[] = [];
   for (let s = 0; s < nSeq; s += per) {
@@ -55,7 +55,7 @@ function sequenceBatches(tokens: Int32Array, T: number, nTokens: number, per: nu
   return out;
 }
 
-function storeFor(model: LoadedModel, o: RunnerOptions, cfg: SuiteConfig, split: 'train' | 'val', tokens: Int32Array, nTokens: number, log: (s: string) => void): StoreReader {
+export function storeFor(model: LoadedModel, o: Pick<RunnerOptions, 'cacheDir'>, cfg: Pick<SuiteConfig, 'hook' | 'seqLen'>, split: 'train' | 'val', tokens: Int32Array, nTokens: number, log: (s: string) => void): StoreReader {
   const dir = join(o.cacheDir, 'stores', model.id, cfg.hook, `${split}-${cfg.seqLen}-${nTokens}`);
   const range: [number, number] = [0, Math.min(nTokens, tokens.length)];
   const total = Math.floor((range[1] - range[0]) / cfg.seqLen);
@@ -76,7 +76,7 @@ function storeFor(model: LoadedModel, o: RunnerOptions, cfg: SuiteConfig, split:
 }
 
 /** Mean activation and mean norm of a store's rows. */
-function storeMoments(r: StoreReader): { mean: Float32Array; meanNorm: number } {
+export function storeMoments(r: StoreReader): { mean: Float32Array; meanNorm: number } {
   const d = r.d;
   const sum = new Float64Array(d);
   let norm = 0;
