@@ -271,7 +271,12 @@ export function fromArray(data: TypedArray, shape: Shape, dtype: DType): Tensor 
   const b = backend();
   if (!b.dtypes.includes(dtype)) throw new DTypeError(`tensor: backend '${b.name}' does not support ${dtype}`);
   const buf = b.alloc(dtype, data.length);
-  b.upload(buf, data);
+  try {
+    b.upload(buf, data);
+  } catch (e) {
+    b.free(buf); // a refused upload (e.g. values a backend cannot hold exactly) must not leak
+    throw e;
+  }
   const t = adopt(new Tensor([...shape], dtype, buf, b));
   recorder?.onUpload(t);
   return t;
