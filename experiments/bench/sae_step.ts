@@ -1,0 +1,45 @@
+/**
+ * sae.topk.step / sae.gsae.step on the peers' shapes: one Adam step of a TopK (g-SAE: β = 1)
+ * SAE on random activations (and gradients ×1e-2), decoder parallel-gradient removal and unit-norm
+ * projection included, through the project's SaeTrainer (which also tracks dead latents and
+ * computes L0 / explained variance each step: more work than the peer does). AuxK, input
+ * normalisation and b_dec initialisation are off to match the peer's step.
+ */
+import * as E from '../../engine/index.js';
+import { ArraySource } from '../../sae/data.js';
+import { SaeTrainer } from '../../sae/trainer.js';
+import { registerWorkload } from './registry.js';
+
+const SHAPES = [
+  { d: 256, m: 4096, k: 32, batch: 1024, quick: true },
+  { d: 768, m: 16384, k: 32, batch: 1024, quick: false },
+];
+
+for (const kind of ['topk', 'gsae'] as const) {
+  for (const s of SHAPES) {
+    registerWorkload({
+      name: `sae.${kind}.step`,
+      unit: 'tokens/s',
+      shape: { d: s.d, m: s.m, k: s.k, batch: s.batch },
+      workPerStep: s.batch,
+      // encoder matmul (+ the g projection) forward, dense-equivalent backward
+      flopPerStep: (kind === 'gsae' ? 4 : 2) * s.batch * s.d * s.m * 3,
+      quick: s.quick,
+      setup() {
+        const rng = new E.Rng(0);
+        const rows = 2 * s.batch;
+        const x = Float32Array.from({ length: rows * s.d }, () => rng.normal());
+        const g = Float32Array.from({ length: rows * s.d }, () => rng.normal() * 1e-2);
+        const source = new ArraySource(x, s.d, kind === 'gsae' ? g : null, { seed: 0, shuffle: false, name: 'bench' });
+        const trainer = SaeTrainer.create(
+          {
+            variant: kind, dIn: s.d, dSae: s.m, k: s.k, beta: 1, batchSize: s.batch, totalSteps: 1_000_000, lr: 1e-4,
+            auxkCoefficient: 0, normalizeActivations: 'none', bDecInit: 'zeros', logEvery: 1_000_000, seed: 0,
+          },
+          source,
+        );
+        return { step: () => void trainer.trainStep(), dispose: () => trainer.dispose() };
+      },
+    });
+  }
+}
