@@ -31,7 +31,7 @@ export function linePlot(title: string, data: Row[], x: string, y: string, serie
     ...base(title, data),
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: x, type: 'quantitative', scale: opts.logX ? { type: 'log' } : { zero: false } },
+      x: { field: x, type: 'quantitative', scale: opts.logX ? { type: 'log', nice: false } : { zero: false } },
       y: { field: y, type: 'quantitative', scale: opts.logY ? { type: 'log' } : { zero: false } },
       color: { field: series, type: 'nominal' },
     },
