@@ -7,6 +7,8 @@
  *   E.tidy(() => ...); E.memory();                                  // deterministic freeing
  */
 import './backends/reference/index.js';
+import './backends/wasm/index.js';
+import './backends/gpujs/index.js';
 
 export type { DType, TypedArray } from './dtype.js';
 export type { Shape } from './shape.js';

@@ -1,6 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import * as E from '../../engine/index.js';
 
+// float64 checks run on the reference backend (the oracle; the wasm default is float32 only)
+E.setBackend('reference');
+
 const draw = (r: E.Rng, n: number, f: (r: E.Rng) => number = (x) => x.nextUint32()): number[] => Array.from({ length: n }, () => f(r));
 
 describe('Rng core', () => {

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from '../../engine/index.js';
 
+// float64 checks run on the reference backend (the oracle; the wasm default is float32 only)
+E.setBackend('reference');
+
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'gsae-st-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -12,6 +12,9 @@ import { lambdaAt, lrAt } from '../../sae/schedule.js';
 import { ConfigError, defaultLr, resolveConfig } from '../../sae/config.js';
 import { arr, bits, deviceParams, dimsArb, moderate, rawSaeArb, rowNorms } from './helpers.js';
 
+// float64 checks run on the reference backend (the oracle; the wasm default is float32 only)
+E.setBackend('reference');
+
 describe('AuxK', () => {
   it('reads dead latents only: alive latents neither change the loss nor get gradient', () => {
     fc.assert(

@@ -11,6 +11,9 @@ import { jumpReluEncode, jumpReluFns } from '../../sae/jumprelu.js';
 import { toDevice, toHost, type Params } from '../../sae/common.js';
 import { arr, bits, dimsArb, moderate, type Dims } from './helpers.js';
 
+// float64 checks run on the reference backend (the oracle; the wasm default is float32 only)
+E.setBackend('reference');
+
 const gatedArb = (dm: Dims) =>
   fc.record({
     W_enc: arr(dm.d * dm.m, moderate),

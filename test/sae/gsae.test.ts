@@ -11,6 +11,9 @@ import { topkEncode, topkVariant } from '../../sae/topk.js';
 import { resolveConfig, type GradNorm, type ValueSource } from '../../sae/config.js';
 import { bits, deviceParams, dimsArb, dyadic, moderate, rawSaeArb, type Dims, type RawSae } from './helpers.js';
 
+// float64 checks run on the reference backend (the oracle; the wasm default is float32 only)
+E.setBackend('reference');
+
 /** METHODS §1.3 written out directly, in float64, one row at a time (rms over the whole batch). */
 function referenceF(r: RawSae, dm: Dims, beta: number, vs: ValueSource, gn: GradNorm): number[] {
   const { B, d, m, k } = dm;

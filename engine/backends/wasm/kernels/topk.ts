@@ -1,0 +1,127 @@
+/**
+ * topk indices along the last axis by partial selection: per row, a min-heap of the k best so
+ * far (root = the worst kept; order: value descending, ties to the lower index). After the first
+ * k elements, the row is scanned 4 lanes at a time against the root's value: only lanes that beat
+ * it (rare once the heap is warm) or are NaN leave the vector loop. Output is sorted descending.
+ *
+ *   topk_rows(x, out, n, k, r0, r1, heap, err)
+ *     rows r0 ≤ r < r1 of x [rows, n] → out [rows, k] (int32)
+ *     heap: scratch for k (f32 value) + k (i32 index); err: 3 i32 slots, set to (1, row, position)
+ *     at the first NaN, after which the call returns (the reference throws there too)
+ */
+import {
+  block, br, brIf, call, f32, f32x4, forLoop, get, i32, ifThen, loop, ret, set, v128, type Ex, type ModuleBuilder,
+} from '../encoder.js';
+
+const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
+
+export function addTopk(mb: ModuleBuilder): void {
+  // worse(v1, i1, v2, i2): (v1, i1) ranks below (v2, i2)
+  const worse = mb.func('topk_worse', ['f32', 'i32', 'f32', 'i32'], ['i32'], false);
+  worse.emit(i32.or(f32.lt(get(0), get(2)), i32.and(f32.eq(get(0), get(2)), i32.gt_s(get(1), get(3)))));
+
+  // siftDown(hv, hi, p, size)
+  const sift = mb.func('topk_sift', ['i32', 'i32', 'i32', 'i32'], [], false);
+  {
+    const [hv, hi, p, size] = [0, 1, 2, 3];
+    const v = sift.local('f32'), ix = sift.local('i32'), c = sift.local('i32');
+    const V = (i: Ex) => f32.load(i32.add(get(hv), sh2(i)));
+    const I = (i: Ex) => i32.load(i32.add(get(hi), sh2(i)));
+    sift.emit(
+      set(v, V(get(p))),
+      set(ix, I(get(p))),
+      block(
+        loop(
+          set(c, i32.add(i32.shl(get(p), i32.const(1)), i32.const(1))),
+          brIf(1, i32.ge_s(get(c), get(size))),
+          ifThen(
+            i32.and(
+              i32.lt_s(i32.add(get(c), i32.const(1)), get(size)),
+              call(worse.index, V(i32.add(get(c), i32.const(1))), I(i32.add(get(c), i32.const(1))), V(get(c)), I(get(c))),
+            ),
+            [set(c, i32.add(get(c), i32.const(1)))],
+          ),
+          brIf(1, i32.eqz(call(worse.index, V(get(c)), I(get(c)), get(v), get(ix)))),
+          f32.store(i32.add(get(hv), sh2(get(p))), V(get(c))),
+          i32.store(i32.add(get(hi), sh2(get(p))), I(get(c))),
+          set(p, get(c)),
+          br(0),
+        ),
+      ),
+      f32.store(i32.add(get(hv), sh2(get(p))), get(v)),
+      i32.store(i32.add(get(hi), sh2(get(p))), get(ix)),
+    );
+  }
+
+  const f = mb.func('topk_rows', Array(8).fill('i32'), []);
+  const [x, out, n, k, r0, r1, heap, err] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const r = f.local('i32'), i = f.local('i32'), j = f.local('i32'), base = f.local('i32'), hv = f.local('i32'), hi = f.local('i32');
+  const first = f.local('i32'), s = f.local('i32'), v = f.local('f32'), root = f.local('f32'), thr = f.local('v128'), vec = f.local('v128');
+  const n4 = f.local('i32');
+  const nanAt = (pos: Ex): Ex[] => [
+    i32.store(get(err), i32.const(1)),
+    i32.store(get(err), get(r), 4),
+    i32.store(get(err), pos, 8),
+  ];
+  // one element at position i (value v): NaN → error and return; beats the root → replace it
+  const consider = (pos: Ex): Ex[] => [
+    set(v, f32.load(i32.add(get(base), sh2(pos)))),
+    ifThen(f32.ne(get(v), get(v)), [...nanAt(pos), ret()]),
+    ifThen(f32.gt(get(v), get(root)), [
+      f32.store(get(hv), get(v)),
+      i32.store(get(hi), pos),
+      call(sift.index, get(hv), get(hi), i32.const(0), get(k)),
+      set(root, f32.load(get(hv))),
+      set(thr, f32x4.splat(get(root))),
+    ]),
+  ];
+  f.emit(
+    set(hv, get(heap)),
+    set(hi, i32.add(get(heap), sh2(get(k)))),
+    forLoop(r, get(r0), get(r1), 1,
+      set(base, i32.add(get(x), sh2(i32.mul(get(r), get(n))))),
+      // the first k elements fill the heap
+      set(first, get(k)),
+      forLoop(i, i32.const(0), get(first), 1,
+        set(v, f32.load(i32.add(get(base), sh2(get(i))))),
+        ifThen(f32.ne(get(v), get(v)), [...nanAt(get(i)), ret()]),
+        f32.store(i32.add(get(hv), sh2(get(i))), get(v)),
+        i32.store(i32.add(get(hi), sh2(get(i))), get(i)),
+      ),
+      // heapify: sift down every parent, last first
+      set(i, i32.sub(i32.shr_s(get(k), i32.const(1)), i32.const(1))),
+      block(loop(brIf(1, i32.lt_s(get(i), i32.const(0))), call(sift.index, get(hv), get(hi), get(i), get(k)), set(i, i32.sub(get(i), i32.const(1))), br(0))),
+      // with k = 0 nothing can enter (+Inf root) but NaN is still an error
+      set(root, f32.const(Infinity)),
+      ifThen(i32.gt_s(get(k), i32.const(0)), [set(root, f32.load(get(hv)))]),
+      set(thr, f32x4.splat(get(root))),
+      set(i, get(k)),
+      set(n4, i32.sub(get(n), i32.const(3))),
+      block(
+        loop(
+          brIf(1, i32.ge_s(get(i), get(n4))),
+          set(vec, v128.load(i32.add(get(base), sh2(get(i))))),
+          ifThen(v128.any_true(v128.or(f32x4.gt(get(vec), get(thr)), f32x4.ne(get(vec), get(vec)))), [
+            forLoop(j, get(i), i32.add(get(i), i32.const(4)), 1, ...consider(get(j))),
+          ]),
+          set(i, i32.add(get(i), i32.const(4))),
+          br(0),
+        ),
+      ),
+      forLoop(j, get(i), get(n), 1, ...consider(get(j))),
+      // pop: the worst comes out first, so the row is written from the back
+      set(s, get(k)),
+      block(
+        loop(
+          brIf(1, i32.le_s(get(s), i32.const(0))),
+          set(s, i32.sub(get(s), i32.const(1))),
+          i32.store(i32.add(get(out), sh2(i32.add(i32.mul(get(r), get(k)), get(s)))), i32.load(get(hi))),
+          f32.store(get(hv), f32.load(i32.add(get(hv), sh2(get(s))))),
+          i32.store(get(hi), i32.load(i32.add(get(hi), sh2(get(s))))),
+          call(sift.index, get(hv), get(hi), i32.const(0), get(s)),
+          br(0),
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,15 @@
+/** Every wasm kernel driver by op name; ops missing here run the reference kernel on wasm memory. */
+import type { WasmKernel } from '../backend.js';
+import { elementwiseDrivers } from './elementwise.js';
+import { indexingDrivers } from './indexing.js';
+import { matmulDriver } from './matmul.js';
+import { movementDrivers } from './movement.js';
+import { reduceDrivers } from './reduce.js';
+
+export const wasmKernels: Record<string, WasmKernel> = {
+  ...elementwiseDrivers,
+  ...reduceDrivers,
+  ...movementDrivers,
+  ...indexingDrivers,
+  matmul: matmulDriver,
+};

@@ -1,0 +1,126 @@
+/**
+ * Indexing ops on views of the wasm memory, with the reference's semantics (same iteration order,
+ * so the first out-of-range index reported is the same) but without its per-element index
+ * arithmetic: rows are moved with wasm memcpy, the last-axis cases are straight loops.
+ * topkIndices runs the wasm partial selection (kernels/topk.ts) over rows split across threads.
+ */
+import type { TensorRef } from '../../../backend.js';
+import { BackendError } from '../../../errors.js';
+import { sizeOf } from '../../../shape.js';
+import type { WasmBackend, WasmKernel } from '../backend.js';
+import { splitRange } from './layout.js';
+
+function checkIndex(op: string, i: number, n: number, axis: number): number {
+  if (i < 0 || i >= n) throw new BackendError(`${op}: index ${i} is out of range for axis ${axis} of size ${n}`);
+  return i;
+}
+
+/** Element offset (4-byte words) of a tensor in the memory. */
+const w = (be: WasmBackend, t: TensorRef) => be.off(t) / 4;
+
+export const indexingDrivers: Record<string, WasmKernel> = {
+  gather: (be, [x, idx], [y], attrs) => {
+    const axis = attrs.axis as number;
+    const n = x!.shape[axis]!;
+    const inner = sizeOf(x!.shape.slice(axis + 1));
+    const outer = sizeOf(x!.shape.slice(0, axis));
+    const I = be.i32(idx!);
+    const X = be.off(x!), Y = be.off(y!);
+    const m = I.length;
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < m; j++) {
+        const r = checkIndex('gather', I[j]!, n, axis);
+        be.call('memcpy', Y + 4 * (o * m + j) * inner, X + 4 * (o * n + r) * inner, 4 * inner);
+      }
+    }
+    return true;
+  },
+  scatterAdd: (be, [x, idx, upd], [y], attrs) => {
+    if (x!.dtype !== 'float32') return false;
+    const axis = attrs.axis as number;
+    const n = x!.shape[axis]!;
+    const inner = sizeOf(x!.shape.slice(axis + 1));
+    const outer = sizeOf(x!.shape.slice(0, axis));
+    const I = be.i32(idx!);
+    const mem = new Float32Array(be.wasmMemory.buffer);
+    const Y = w(be, y!), U = w(be, upd!);
+    be.call('memcpy', be.off(y!), be.off(x!), 4 * sizeOf(x!.shape));
+    const m = I.length;
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < m; j++) {
+        const r = checkIndex('scatterAdd', I[j]!, n, axis);
+        const d = Y + (o * n + r) * inner;
+        const s = U + (o * m + j) * inner;
+        for (let k = 0; k < inner; k++) mem[d + k]! += mem[s + k]!;
+      }
+    }
+    return true;
+  },
+  takeAlongAxis: (be, [x, idx], [y], attrs) => {
+    const axis = attrs.axis as number;
+    const n = x!.shape[axis]!;
+    const m = idx!.shape[axis]!;
+    const inner = sizeOf(x!.shape.slice(axis + 1));
+    const I = be.i32(idx!);
+    const mem = new Int32Array(be.wasmMemory.buffer); // moves bits: any dtype
+    const X = w(be, x!), Y = w(be, y!);
+    const total = I.length;
+    if (inner === 1) {
+      for (let p = 0, o = 0; p < total; o++) {
+        for (let j = 0; j < m; j++, p++) mem[Y + p] = mem[X + o * n + checkIndex('takeAlongAxis', I[p]!, n, axis)]!;
+      }
+      return true;
+    }
+    for (let p = 0; p < total; p++) {
+      const k = p % inner;
+      const o = Math.floor(p / (inner * m));
+      mem[Y + p] = mem[X + (o * n + checkIndex('takeAlongAxis', I[p]!, n, axis)) * inner + k]!;
+    }
+    return true;
+  },
+  scatterAddAlongAxis: (be, [x, idx, upd], [y], attrs) => {
+    if (x!.dtype !== 'float32') return false;
+    const axis = attrs.axis as number;
+    const n = x!.shape[axis]!;
+    const m = idx!.shape[axis]!;
+    const inner = sizeOf(x!.shape.slice(axis + 1));
+    const I = be.i32(idx!);
+    const mem = new Float32Array(be.wasmMemory.buffer);
+    const Y = w(be, y!), U = w(be, upd!);
+    be.call('memcpy', be.off(y!), be.off(x!), 4 * sizeOf(x!.shape));
+    const total = I.length;
+    if (inner === 1) {
+      for (let p = 0, o = 0; p < total; o++) {
+        for (let j = 0; j < m; j++, p++) mem[Y + o * n + checkIndex('scatterAddAlongAxis', I[p]!, n, axis)]! += mem[U + p]!;
+      }
+      return true;
+    }
+    for (let p = 0; p < total; p++) {
+      const k = p % inner;
+      const o = Math.floor(p / (inner * m));
+      mem[Y + (o * n + checkIndex('scatterAddAlongAxis', I[p]!, n, axis)) * inner + k]! += mem[U + p]!;
+    }
+    return true;
+  },
+  topkIndices: (be, [x], [y], attrs) => {
+    if (x!.dtype !== 'float32') return false;
+    const k = attrs.k as number;
+    const n = x!.shape[x!.shape.length - 1]!;
+    const rows = n === 0 ? 0 : sizeOf(x!.shape) / n;
+    if (rows === 0) return true;
+    const ranges = splitRange(rows, be.threadsFor(rows * n, 1 << 15));
+    // per thread: a heap of k (value, index) pairs and 3 error slots
+    const per = 8 * k + 16;
+    be.withScratch(per * ranges.length, (scratch) => {
+      const view = new Int32Array(be.wasmMemory.buffer, scratch, (per * ranges.length) / 4);
+      ranges.forEach((_, t) => (view[(t * per + 8 * k) / 4] = 0));
+      be.parallel('topk_rows', ranges.map(([r0, r1], t) => [be.off(x!), be.off(y!), n, k, r0, r1, scratch + t * per, scratch + t * per + 8 * k]));
+      // threads stop at their first NaN row; the reference reports the first row overall
+      for (let t = 0; t < ranges.length; t++) {
+        const e = (t * per + 8 * k) / 4;
+        if (view[e] === 1) throw new BackendError(`topk: input row ${view[e + 1]} contains NaN at position ${view[e + 2]} (NaN cannot be ranked)`);
+      }
+    });
+    return true;
+  },
+};

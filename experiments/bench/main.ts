@@ -1,0 +1,165 @@
+/**
+ * `npm run bench [-- flags]`: the project's workloads on the peers' shapes, on the wasm backend
+ * (and the reference backend where a step is cheap enough), with the installed peers run in the
+ * same invocation and the ratios printed side by side.
+ *
+ *   --json           one JSON object per line, peers' format: {workload, peer, value, unit, ...shape}
+ *   --quick          the quick subset, 3 repetitions (peers get --quick too)
+ *   --only REGEX     workloads whose name matches
+ *   --variants       also wasm on 1 thread and wasm without fused multiply-add
+ *   --no-peers       skip PyTorch / TensorFlow.js
+ *   --reference-max-gflop G   run the reference backend only where a step is ≤ G GFLOP (default 0.05:
+ *                    its naive loops run at ~0.05–1 GFLOP/s)
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as E from '../../engine/index.js';
+import { registerBackend } from '../../engine/engine.js';
+import { WasmBackend, wasmOptionsFromEnv } from '../../engine/backends/wasm/index.js';
+import { allWorkloads, measure, type Measurement } from './registry.js';
+import { runPeers, type PeerLine, type PeerRun } from './peers.js';
+import './matmul.js';
+import './gpt2_step.js';
+import './sae_step.js';
+
+interface Args {
+  json: boolean;
+  quick: boolean;
+  only: RegExp | null;
+  variants: boolean;
+  peers: boolean;
+  refMaxGflop: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { json: false, quick: false, only: null, variants: false, peers: true, refMaxGflop: 0.05 };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench: ${f} needs a value`);
+      return v;
+    };
+    if (f === '--json') a.json = true;
+    else if (f === '--quick') a.quick = true;
+    else if (f === '--variants') a.variants = true;
+    else if (f === '--no-peers') a.peers = false;
+    else if (f === '--only') a.only = new RegExp(value());
+    else if (f === '--reference-max-gflop') {
+      a.refMaxGflop = Number(value());
+      if (!Number.isFinite(a.refMaxGflop) || a.refMaxGflop < 0) throw new Error(`bench: --reference-max-gflop must be a non-negative number`);
+    } else throw new Error(`bench: unknown flag ${f} (known: --json --quick --only REGEX --variants --no-peers --reference-max-gflop G)`);
+  }
+  return a;
+}
+
+/** The repository root (holds package.json named gsae), from src or dist. */
+function repoRoot(): string {
+  let d = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const p = path.join(d, 'package.json');
+    if (existsSync(p) && (JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'gsae') return d;
+    const up = path.dirname(d);
+    if (up === d) throw new Error('bench: cannot find the gsae repository root');
+    d = up;
+  }
+}
+
+const fmt = (v: number | undefined, digits = 1): string => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(digits));
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const env = wasmOptionsFromEnv();
+  const main = E.getBackend('wasm') as WasmBackend;
+  const variants: { name: string; peer: string; be: WasmBackend }[] = [{ name: 'wasm', peer: 'gsae-wasm', be: main }];
+  if (args.variants) {
+    for (const [name, opts] of [
+      ['wasm-1t', { ...env, threads: 1 }],
+      ['wasm-nofma', { ...env, relaxed: false }],
+    ] as const) {
+      const be = new WasmBackend(opts);
+      registerBackend({ name, priority: -1, create: () => be });
+      variants.push({ name, peer: `gsae-${name}`, be });
+    }
+  }
+  const threads = main.threads;
+  log(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  log(`gsae-wasm: ${threads} thread(s), relaxed-SIMD FMA ${main.relaxed ? 'on' : 'off'}${main.threadsDisabledReason ? ` (threads off: ${main.threadsDisabledReason})` : ''}`);
+
+  const reps = args.quick ? 3 : 10;
+  const selected = allWorkloads().filter((w) => (!args.quick || w.quick) && (!args.only || args.only.test(w.name)));
+  const ours: Measurement[] = [];
+  for (const w of selected) {
+    for (const v of variants) {
+      log(`${w.name} on ${v.peer} ...`);
+      ours.push(measure(w, v.name, v.peer, reps, 2, { threads: v.be.threads, relaxed: v.be.relaxed }, args.quick ? 0.5 : 2));
+    }
+    if (w.flopPerStep <= args.refMaxGflop * 1e9) {
+      log(`${w.name} on gsae-reference (1 step) ...`);
+      ours.push(measure(w, 'reference', 'gsae-reference', 1, 0));
+    }
+  }
+  for (const v of variants) v.be.shutdown();
+
+  const peerRuns: PeerRun[] = args.peers ? runPeers(path.join(repoRoot(), '..', 'shared', 'bench'), { quick: args.quick, threads: os.cpus().length, log }) : [];
+  for (const r of peerRuns) if (!r.available) log(`peer ${r.peer} not run: ${r.reason}`);
+  const peerLines = peerRuns.flatMap((r) => r.lines);
+
+  if (args.json) {
+    for (const m of ours) {
+      console.log(JSON.stringify({
+        workload: m.workload, peer: m.peer, value: Math.round(m.value * 1000) / 1000, unit: m.unit, ...m.shape,
+        ...m.extra, seconds: m.seconds, reps: m.reps,
+        ...(m.peak_bytes !== undefined ? { peak_bytes: m.peak_bytes, heap_bytes: m.heap_bytes } : {}),
+      }));
+    }
+    for (const l of peerLines) console.log(JSON.stringify(l));
+    return;
+  }
+  printTable(ours, peerLines, variants.map((v) => v.peer));
+}
+
+/** A peer's line for the same workload and shape fields. */
+function peerValue(lines: readonly PeerLine[], peer: string, m: Measurement): number | undefined {
+  return lines.find((l) => l.peer === peer && l.workload === m.workload && Object.entries(m.shape).every(([k, v]) => l[k] === v))?.value;
+}
+
+function printTable(ours: readonly Measurement[], peers: readonly PeerLine[], ourPeers: readonly string[]): void {
+  const peerNames = [...new Set(peers.map((l) => l.peer))];
+  const keys = [...new Map(ours.map((m) => [`${m.workload} ${JSON.stringify(m.shape)}`, m])).values()];
+  const cols = [...ourPeers, 'gsae-reference', ...peerNames];
+  const header = ['workload', 'unit', ...cols, ...peerNames.map((p) => `wasm/${p}`), 'peak MiB'];
+  const rows: string[][] = [];
+  for (const k of keys) {
+    const ourOf = (peer: string) => ours.find((m) => m.peer === peer && m.workload === k.workload && JSON.stringify(m.shape) === JSON.stringify(k.shape));
+    const wasm = ourOf('gsae-wasm');
+    const shape = Object.entries(k.shape).map(([a, b]) => `${a}${b}`).join(' ');
+    rows.push([
+      `${k.workload}${shape ? ` ${shape}` : ''}`,
+      k.unit,
+      ...ourPeers.map((p) => fmt(ourOf(p)?.value)),
+      fmt(ourOf('gsae-reference')?.value, 2),
+      ...peerNames.map((p) => fmt(peerValue(peers, p, k))),
+      ...peerNames.map((p) => {
+        const pv = peerValue(peers, p, k);
+        return wasm && pv ? `${(wasm.value / pv).toFixed(2)}×` : '—';
+      }),
+      wasm?.peak_bytes !== undefined ? (wasm.peak_bytes / 2 ** 20).toFixed(1) : '—',
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    console.error((e as Error).message);
+    process.exit(1);
+  });
+}

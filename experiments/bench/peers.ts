@@ -1,0 +1,82 @@
+/**
+ * The peers (PyTorch on the CPU, TensorFlow.js): found where installed, run as child processes in
+ * the same invocation, their JSON lines parsed. Benchmarks only — never project dependencies.
+ *   torch: `/usr/bin/python3 -c 'import torch'` works → ../shared/bench/peer_torch.py
+ *   tfjs:  @tensorflow/tfjs and -backend-wasm resolvable from NODE_PATH or /tmp/peer-tfjs/node_modules
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+export interface PeerLine {
+  workload: string;
+  peer: string;
+  value: number;
+  unit: string;
+  [field: string]: unknown;
+}
+
+export interface PeerRun {
+  peer: 'torch' | 'tfjs';
+  available: boolean;
+  /** why it did not run, when it did not */
+  reason?: string;
+  lines: PeerLine[];
+  seconds: number;
+}
+
+const PYTHON = '/usr/bin/python3';
+
+function tfjsNodePath(): string | null {
+  const dirs = [...(process.env.NODE_PATH ?? '').split(path.delimiter).filter(Boolean), '/tmp/peer-tfjs/node_modules'];
+  for (const d of dirs) {
+    if (existsSync(path.join(d, '@tensorflow/tfjs/package.json')) && existsSync(path.join(d, '@tensorflow/tfjs-backend-wasm/package.json'))) return d;
+  }
+  return null;
+}
+
+function parseLines(out: string): PeerLine[] {
+  const lines: PeerLine[] = [];
+  for (const l of out.split('\n')) {
+    const t = l.trim();
+    if (!t.startsWith('{')) continue;
+    try {
+      const o = JSON.parse(t) as PeerLine;
+      if (typeof o.workload === 'string' && typeof o.value === 'number') lines.push(o);
+    } catch {
+      // peers print only JSON lines; anything else is a warning from their runtime
+    }
+  }
+  return lines;
+}
+
+/** Runs the installed peers (bench scripts under `sharedBench`) and returns their lines. */
+export function runPeers(sharedBench: string, opts: { quick: boolean; threads: number; log: (s: string) => void }): PeerRun[] {
+  const runs: PeerRun[] = [];
+  const quick = opts.quick ? ['--quick'] : [];
+  const torchScript = path.join(sharedBench, 'peer_torch.py');
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (!existsSync(torchScript)) runs.push({ peer: 'torch', available: false, reason: `${torchScript} not found`, lines: [], seconds: 0 });
+  else if (probe.status !== 0) runs.push({ peer: 'torch', available: false, reason: `${PYTHON} cannot import torch`, lines: [], seconds: 0 });
+  else {
+    opts.log(`running PyTorch peer (${torchScript}) ...`);
+    const t0 = performance.now();
+    const r = spawnSync(PYTHON, [torchScript, '--threads', String(opts.threads), ...quick], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const seconds = (performance.now() - t0) / 1000;
+    if (r.status !== 0) runs.push({ peer: 'torch', available: false, reason: `exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]}`, lines: parseLines(r.stdout ?? ''), seconds });
+    else runs.push({ peer: 'torch', available: true, lines: parseLines(r.stdout), seconds });
+  }
+  const tfjsScript = path.join(sharedBench, 'peer_tfjs.cjs');
+  const np = tfjsNodePath();
+  if (!existsSync(tfjsScript)) runs.push({ peer: 'tfjs', available: false, reason: `${tfjsScript} not found`, lines: [], seconds: 0 });
+  else if (!np) runs.push({ peer: 'tfjs', available: false, reason: '@tensorflow/tfjs(-backend-wasm) not found on NODE_PATH or in /tmp/peer-tfjs/node_modules', lines: [], seconds: 0 });
+  else {
+    opts.log(`running TensorFlow.js peer (${tfjsScript}, NODE_PATH=${np}) ...`);
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [tfjsScript, ...quick], { encoding: 'utf8', env: { ...process.env, NODE_PATH: np }, maxBuffer: 1 << 24 });
+    const seconds = (performance.now() - t0) / 1000;
+    if (r.status !== 0) runs.push({ peer: 'tfjs', available: false, reason: `exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]}`, lines: parseLines(r.stdout ?? ''), seconds });
+    else runs.push({ peer: 'tfjs', available: true, lines: parseLines(r.stdout), seconds });
+  }
+  return runs;
+}

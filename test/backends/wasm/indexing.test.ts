@@ -1,0 +1,98 @@
+/**
+ * gather / scatterAdd / takeAlongAxis / scatterAddAlongAxis / topkIndices on wasm against the
+ * reference: any axis, repeated indices, out-of-range indices (same error), topk ties (lower index
+ * first), ±Inf and NaN (same error).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as E from '../../../engine/index.js';
+import { errorOn, expectClose, expectNoFallback, on, randn, WASM } from './helpers.js';
+
+const REF = 'reference';
+const SEED = 4242;
+const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+
+describe('wasm indexing ops match the reference', () => {
+  afterAll(() => expectNoFallback(['gather', 'scatterAdd', 'takeAlongAxis', 'scatterAddAlongAxis', 'topkIndices'], [WASM]));
+
+  it('gather and scatterAdd along any axis, with repeated indices', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        fc.array(fc.nat(), { minLength: 0, maxLength: 7 }),
+        fc.integer(),
+        (s, axisRaw, idxRaw, seed) => {
+          const axis = axisRaw % s.length;
+          const idx = Int32Array.from(idxRaw, (i) => i % s[axis]!);
+          const x = randn(size(s), seed);
+          const gShape = [...s.slice(0, axis), idx.length, ...s.slice(axis + 1)];
+          const u = randn(size(gShape), seed + 1);
+          const build = () => [
+            E.gather(E.tensor(x, s), E.tensor(idx, [idx.length], 'int32'), axis),
+            E.scatterAdd(E.tensor(x, s), E.tensor(idx, [idx.length], 'int32'), E.tensor(u, gShape), axis),
+            E.gather(E.tensor(Int32Array.from(x, (v) => v * 100), s, 'int32'), E.tensor(idx, [idx.length], 'int32'), axis),
+          ];
+          const ref = on(REF, build);
+          on(WASM, build).forEach((g, i) => expectClose(g, ref[i]!, {}, `case ${i} [${s}] axis ${axis}`));
+        },
+      ),
+      { numRuns: 50, seed: SEED },
+    );
+  });
+
+  it('takeAlongAxis and scatterAddAlongAxis along any axis', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 0, max: 5 }), fc.integer(), (s, axisRaw, m, seed) => {
+        const axis = axisRaw % s.length;
+        const iShape = s.map((d, i) => (i === axis ? m : d));
+        const idx = Int32Array.from(randn(size(iShape), seed), (v) => Math.abs(Math.round(v * 10)) % s[axis]!);
+        const x = randn(size(s), seed + 1), u = randn(size(iShape), seed + 2);
+        const build = () => [
+          E.takeAlongAxis(E.tensor(x, s), E.tensor(idx, iShape, 'int32'), axis),
+          E.scatterAddAlongAxis(E.tensor(x, s), E.tensor(idx, iShape, 'int32'), E.tensor(u, iShape), axis),
+        ];
+        const ref = on(REF, build);
+        on(WASM, build).forEach((g, i) => expectClose(g, ref[i]!, {}, `case ${i} [${s}] axis ${axis}`));
+      }),
+      { numRuns: 50, seed: SEED },
+    );
+  });
+
+  it('out-of-range indices throw the same error as the reference', () => {
+    const cases: (() => unknown)[] = [
+      () => E.gather(E.zeros([4, 3]), E.tensor([1, 4, -1], [3], 'int32')),
+      () => E.scatterAdd(E.zeros([4, 3]), E.tensor([-1], [1], 'int32'), E.zeros([1, 3])),
+      () => E.takeAlongAxis(E.zeros([2, 3]), E.tensor([[0], [3]], [2, 1], 'int32'), 1),
+      () => E.scatterAddAlongAxis(E.zeros([2, 3]), E.tensor([[5], [0]], [2, 1], 'int32'), E.zeros([2, 1]), 1),
+    ];
+    for (const c of cases) {
+      const want = errorOn(REF, c);
+      expect(want).toMatch(/out of range/);
+      expect(errorOn(WASM, c)).toBe(want);
+    }
+  });
+
+  it('topk: ties to the lower index, ±Inf, ±0, k = 0 and k = n (property)', () => {
+    // few distinct values so that ties are common
+    const val = fc.constantFrom(-Infinity, -1, -0, 0, 0.5, 2, Infinity);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 40 }), fc.nat(), fc.array(val, { minLength: 160, maxLength: 160 }), (rows, n, kRaw, vals) => {
+        const k = n === 0 ? 0 : kRaw % (n + 1);
+        const x = Float32Array.from(vals.slice(0, rows * n));
+        const build = () => E.topkIndices(E.tensor(x, [rows, n]), k);
+        expectClose(on(WASM, build)[0]!, on(REF, build)[0]!, {}, `topk rows ${rows} n ${n} k ${k}`);
+      }),
+      { numRuns: 80, seed: SEED },
+    );
+  });
+
+  it('topk on SAE-sized rows, and NaN rows throw the reference error', () => {
+    const x = randn(64 * 4096, 3);
+    const build = () => E.topkIndices(E.tensor(x, [64, 4096]), 32);
+    expectClose(on(WASM, build)[0]!, on(REF, build)[0]!, {}, 'topk 64x4096 k 32');
+    const nan = () => E.topkIndices(E.tensor([[1, 2, 3], [4, NaN, 6]]), 0);
+    expect(errorOn(WASM, nan)).toBe(errorOn(REF, nan));
+    expect(errorOn(WASM, nan)).toMatch(/row 1 contains NaN at position 1/);
+  });
+});
