@@ -6,7 +6,8 @@
  * (temporary file, then rename), so an interrupted write leaves the previous checkpoint intact.
  * Reading validates the format tag, version and every tensor's byte length against its shape.
  */
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../engine/io/atomic.js';
 import { pack, unpack } from 'msgpackr';
 import type { SaeTrainConfig } from './config.js';
 import type { HostParams, HostTensor } from './common.js';
@@ -73,14 +74,7 @@ export function writeCheckpoint(path: string, ck: TrainCheckpoint): void {
     adamV: packTensors(ck.adamV),
     buffers: packTensors(ck.buffers),
   };
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, pack(body));
-    renameSync(tmp, path);
-  } catch (e) {
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw e;
-  }
+  writeFileAtomic(path, pack(body));
 }
 
 export function readCheckpoint(path: string): TrainCheckpoint {

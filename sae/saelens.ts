@@ -16,7 +16,8 @@
  * Everything we write is in raw activation space: input normalisation is folded into the weights
  * before saving (`normalize_activations: "none"`).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../engine/io/atomic.js';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import type { GradNorm, SaeTrainConfig, ValueSource, VariantName } from './config.js';
@@ -124,11 +125,7 @@ export function saelensCfg(spec: SaeSpec, trainCfg?: SaeTrainConfig, extra: Reco
   return cfg;
 }
 
-function atomicWrite(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
+const atomicWrite = writeFileAtomic;
 
 /** Writes `dir/cfg.json` and `dir/sae_weights.safetensors` (each atomically). */
 export function writeSaelens(dir: string, spec: SaeSpec, params: HostParams, trainCfg?: SaeTrainConfig, extra?: Record<string, unknown>): void {

@@ -7,7 +7,8 @@
  * library we require the tensors to tile the buffer exactly (no overlaps, no holes, no trailing
  * bytes), so a file we accept is one the Python library accepts too.
  */
-import { renameSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 import type { DType } from '../dtype.js';
 import { GsaeError, fmtShape } from '../errors.js';
 import { tensor } from '../create_host.js';
@@ -256,16 +257,9 @@ export function serializeSafetensors(tensors: SafetensorsInput, metadata?: Recor
 /** Writes atomically: the bytes go to `path.tmp-<pid>` first, then a rename replaces `path`. */
 export function writeSafetensors(path: string, tensors: SafetensorsInput, metadata?: Record<string, string>): void {
   const bytes = serializeSafetensors(tensors, metadata);
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temporary file may never have been created
-    }
     throw new SafetensorsError(`safetensors ${path}: cannot write file (${(e as Error).message})`);
   }
 }

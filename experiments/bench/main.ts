@@ -92,10 +92,17 @@ export async function main(argv: readonly string[]): Promise<void> {
   const reps = args.quick ? 3 : 10;
   const selected = allWorkloads().filter((w) => (!args.quick || w.quick) && (!args.only || args.only.test(w.name)));
   const ours: Measurement[] = [];
+  const failures: string[] = [];
   for (const w of selected) {
     for (const v of variants) {
       log(`${w.name} on ${v.peer} ...`);
-      ours.push(measure(w, v.name, v.peer, reps, 2, { threads: v.be.threads, relaxed: v.be.relaxed }, args.quick ? 0.5 : 2));
+      try {
+        ours.push(measure(w, v.name, v.peer, reps, 2, { threads: v.be.threads, relaxed: v.be.relaxed }, args.quick ? 0.5 : 2));
+      } catch (e) {
+        // a workload that cannot run here (e.g. beyond the 4 GiB wasm32 heap) is reported, not fatal
+        log(`${w.name} ${JSON.stringify(w.shape)} on ${v.peer} FAILED: ${(e as Error).message}`);
+        failures.push(`${w.name} ${JSON.stringify(w.shape)} on ${v.peer}: ${(e as Error).message}`);
+      }
     }
     if (w.flopPerStep <= args.refMaxGflop * 1e9) {
       log(`${w.name} on gsae-reference (1 step) ...`);
@@ -120,6 +127,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   printTable(ours, peerLines, variants.map((v) => v.peer));
+  for (const f of failures) console.log(`not measured: ${f}`);
 }
 
 /** A peer's line for the same workload and shape fields. */

@@ -3,7 +3,8 @@
  * ...; Conv1D weights stored [in, out]; the LM head is `wte`), GPT-2's initialisation, and
  * loading/saving an HF model directory (`config.json` + `model.safetensors`).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../engine/io/atomic.js';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { ConfigError, configToJson, innerDim, parseConfig, type Gpt2Config } from './config.js';
@@ -148,21 +149,7 @@ export function loadHfDir(dir: string): { cfg: Gpt2Config; params: Gpt2Params } 
   return { cfg, params: paramsFromStored(cfg, file.tensors, wpath) };
 }
 
-/** Writes `text` to `path` atomically (temporary file + rename). */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
-    throw e;
-  }
-}
+export { writeFileAtomic };
 
 /** Host copies of the parameters, in HF order, ready for writeSafetensors. */
 export function paramsToHost(cfg: Gpt2Config, params: Gpt2Params): E.SafetensorsInput {

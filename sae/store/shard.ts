@@ -9,7 +9,7 @@
  *   then rows·d float32 activations, then (if flagged) rows·d float32 gradients.
  * Raw float32 keeps shards memory-mappable by numpy (`np.fromfile(f, '<f4', offset=32)`).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { GsaeError } from '../../engine/index.js';
 
 export class StoreError extends GsaeError {}
@@ -66,12 +66,8 @@ export function decodeShard(bytes: Uint8Array, source: string): Shard {
   return { rows, d, x, g };
 }
 
-/** Writes atomically: a temporary file renamed into place, so a killed run never leaves half a shard. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+// Shards and manifests are written atomically, so a killed build never leaves half a file.
+export { writeFileAtomic } from '../../engine/io/atomic.js';
 
 export function readShard(path: string): Shard {
   let bytes: Uint8Array;

@@ -8,6 +8,8 @@
  *   coalesced with its free neighbours into spans (free space at the top returns to the bump
  *   pointer) and the request is served best-fit from a span, so changing shapes (benchmarks,
  *   sweeps) do not grow the heap without bound.
+ * - At the maximum size (4 GiB for wasm32), the owner may `compact()`: live blocks move down and
+ *   the free space becomes one run (fragmentation otherwise strands hundreds of MiB there).
  * - Freeing is immediate and deterministic; `stats()` accounts live buffers and bytes.
  */
 import { BackendError } from '../../errors.js';
@@ -55,12 +57,15 @@ export class HeapAllocator {
    * @param base first byte the allocator may use (below it: fixed regions)
    * @param maxPages the memory's maximum, in pages
    */
+  private readonly base: number;
+
   constructor(
     private readonly memory: WasmMemory,
     base: number,
     private readonly maxPages: number,
   ) {
-    this.top = Math.ceil(base / ALIGN) * ALIGN;
+    this.base = Math.ceil(base / ALIGN) * ALIGN;
+    this.top = this.base;
     this.peakTop = this.top;
   }
 
@@ -87,6 +92,24 @@ export class HeapAllocator {
 
   stats(): HeapStats {
     return { buffers: this.live, bytes: this.liveBytes, peakBytes: this.peakBytes, heapBytes: this.memory.buffer.byteLength, peakTop: this.peakTop };
+  }
+
+  /**
+   * Compaction, the last resort when the heap cannot grow: every live block is moved down (in
+   * address order, with `move(from, to, bytes)`, which must also update whoever holds the offset)
+   * so that all free space becomes one run at the top. Only safe between kernels: no offset may be
+   * held elsewhere while it runs.
+   */
+  compact(live: readonly { offset: number; bytes: number }[], move: (block: { offset: number; bytes: number }, to: number) => void): void {
+    const sorted = [...live].sort((a, b) => a.offset - b.offset);
+    let dst = this.base;
+    for (const b of sorted) {
+      if (b.offset !== dst) move(b, dst);
+      dst += sizeClass(b.bytes);
+    }
+    this.free.clear();
+    this.spans = [];
+    this.top = dst;
   }
 
   /** Resets the high-water marks (benchmarks measure the peak of one workload). */

@@ -25,7 +25,8 @@ import { wasmApi, type WasmMemory } from './wasm_api.js';
 export class WasmBuffer implements BufferHandle {
   freed = false;
   constructor(
-    readonly offset: number,
+    /** byte offset in the memory; changes only when the heap is compacted (between kernels) */
+    public offset: number,
     readonly bytes: number,
   ) {}
 }
@@ -60,6 +61,9 @@ export class WasmBackend implements Backend {
   private readonly fnIds = new Map<string, number>();
   private readonly pool: WorkerPool;
   private readonly heap: HeapAllocator;
+  /** every live non-empty buffer, for compaction */
+  private readonly live = new Set<WasmBuffer>();
+  private profile: Map<string, { calls: number; ms: number }> | null = null;
 
   constructor(opts: WasmOptions = {}) {
     const maxMiB = opts.maxMiB ?? 4096;
@@ -102,7 +106,22 @@ export class WasmBackend implements Backend {
     if (dtype === 'float64') throw new BackendError('wasm backend holds float32 and int32 only (float64 lives on the reference backend)');
     const bytes = size * 4;
     if (bytes === 0) return new WasmBuffer(0, 0);
-    return new WasmBuffer(this.heap.alloc(bytes), bytes);
+    let off: number;
+    try {
+      off = this.heap.alloc(bytes);
+    } catch (e) {
+      if (!(e instanceof BackendError)) throw e;
+      // the heap is at its maximum: close the gaps between live buffers and try once more
+      // (alloc runs between kernels, so no driver holds an offset now)
+      this.heap.compact([...this.live], (b, to) => {
+        this.call('memcpy', to, b.offset, b.bytes);
+        (b as WasmBuffer).offset = to;
+      });
+      off = this.heap.alloc(bytes);
+    }
+    const b = new WasmBuffer(off, bytes);
+    this.live.add(b);
+    return b;
   }
 
   upload(buf: BufferHandle, data: TypedArray): void {
@@ -121,7 +140,10 @@ export class WasmBackend implements Backend {
     const b = buf as WasmBuffer;
     if (b.freed) throw new BackendError(`wasm: buffer at ${b.offset} (${b.bytes} bytes) freed twice`);
     b.freed = true;
-    if (b.bytes > 0) this.heap.release(b.offset, b.bytes);
+    if (b.bytes > 0) {
+      this.heap.release(b.offset, b.bytes);
+      this.live.delete(b);
+    }
   }
 
   has(op: string): boolean {
@@ -129,6 +151,32 @@ export class WasmBackend implements Backend {
   }
 
   run(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs): void {
+    if (!this.profile) return this.runKernel(op, inputs, outputs, attrs);
+    const t0 = performance.now();
+    try {
+      this.runKernel(op, inputs, outputs, attrs);
+    } finally {
+      const e = this.profile.get(op) ?? { calls: 0, ms: 0 };
+      e.calls++;
+      e.ms += performance.now() - t0;
+      this.profile.set(op, e);
+    }
+  }
+
+  /**
+   * Starts timing every kernel launch by op (wall time, synchronous kernels), for finding what
+   * to fuse or speed up next; `stopProfile()` returns the totals, slowest first.
+   */
+  startProfile(): void {
+    this.profile = new Map();
+  }
+  stopProfile(): { op: string; calls: number; ms: number; fallback: boolean }[] {
+    const p = this.profile ?? new Map<string, { calls: number; ms: number }>();
+    this.profile = null;
+    return [...p].map(([op, e]) => ({ op, ...e, fallback: !(op in wasmKernels) })).sort((a, b) => b.ms - a.ms);
+  }
+
+  private runKernel(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs): void {
     const k = wasmKernels[op];
     if (k && k(this, inputs, outputs, attrs)) return;
     const ref = referenceKernels[op];

@@ -108,6 +108,29 @@ describe('wasm backend', () => {
     be.shutdown();
   });
 
+  it('at the heap maximum, live buffers are compacted so fragmented free space serves a large request', () => {
+    const be = new WasmBackend({ threads: 1, maxMiB: 64 });
+    const MiB = 1 << 18; // floats per MiB
+    // 13 blocks of 4 MiB with distinct contents; freeing every other (the last stays) leaves
+    // 24 MiB in 4 MiB gaps that no coalescing can join
+    const blocks = Array.from({ length: 13 }, (_, i) => {
+      const b = be.alloc('float32', 4 * MiB);
+      be.run('full', [], [{ buf: b, shape: [4 * MiB], dtype: 'float32' }], { value: i });
+      return b;
+    });
+    blocks.forEach((b, i) => i % 2 === 1 && be.free(b));
+    const big = be.alloc('float32', 16 * MiB); // needs 64 MiB heap without compaction
+    be.run('full', [], [{ buf: big, shape: [16 * MiB], dtype: 'float32' }], { value: -1 });
+    blocks.forEach((b, i) => {
+      if (i % 2 === 1) return;
+      const d = be.download(b, 'float32', 4 * MiB) as Float32Array;
+      expect([d[0], d[4 * MiB - 1]]).toEqual([i, i]);
+    });
+    expect(be.memory()).toMatchObject({ buffers: 8, bytes: (7 * 4 + 16) * MiB * 4 });
+    expect(() => be.alloc('float32', 40 * MiB)).toThrow(/wasm heap exhausted/);
+    be.shutdown();
+  });
+
   it('an op with no wasm kernel runs the reference kernel on wasm memory', () => {
     registerOp({ name: 'wasmTestCube', infer: (ins) => [{ shape: ins[0]!.shape, dtype: ins[0]!.dtype }], notDifferentiable: 'test-only op' });
     referenceKernels.wasmTestCube = ([x], [y]) => {
