@@ -1,11 +1,12 @@
 /**
  * The peers (PyTorch on the CPU, TensorFlow.js): found where installed, run as child processes in
  * the same invocation, their JSON lines parsed. Benchmarks only — never project dependencies.
- *   torch: `/usr/bin/python3 -c 'import torch'` works → ../shared/bench/peer_torch.py
+ *   torch: `/usr/bin/python3 -c 'import torch'` works → ../shared/bench/peer_torch.py (with
+ *          OpenBLAS's AVX-512 kernels selected on AVX-512 machines, see openblasCoreType)
  *   tfjs:  @tensorflow/tfjs and -backend-wasm resolvable from NODE_PATH or /tmp/peer-tfjs/node_modules
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface PeerLine {
@@ -26,6 +27,21 @@ export interface PeerRun {
 }
 
 const PYTHON = '/usr/bin/python3';
+
+/**
+ * Debian's OpenBLAS (DYNAMIC_ARCH 0.3.21) does not recognise this Sapphire Rapids VM and falls
+ * back to its "Prescott" kernels: numpy/torch sgemm ~28 GFLOP/s instead of ~166 with the
+ * AVX-512 kernels (measured here). So that the peer is measured at its best, an AVX-512 machine
+ * gets OPENBLAS_CORETYPE=SkylakeX unless the variable is already set.
+ */
+function openblasCoreType(): Record<string, string> {
+  if (process.env.OPENBLAS_CORETYPE) return {};
+  try {
+    return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) ? { OPENBLAS_CORETYPE: 'SkylakeX' } : {};
+  } catch {
+    return {};
+  }
+}
 
 function tfjsNodePath(): string | null {
   const dirs = [...(process.env.NODE_PATH ?? '').split(path.delimiter).filter(Boolean), '/tmp/peer-tfjs/node_modules'];
@@ -59,9 +75,10 @@ export function runPeers(sharedBench: string, opts: { quick: boolean; threads: n
   if (!existsSync(torchScript)) runs.push({ peer: 'torch', available: false, reason: `${torchScript} not found`, lines: [], seconds: 0 });
   else if (probe.status !== 0) runs.push({ peer: 'torch', available: false, reason: `${PYTHON} cannot import torch`, lines: [], seconds: 0 });
   else {
-    opts.log(`running PyTorch peer (${torchScript}) ...`);
+    const env = { ...process.env, ...openblasCoreType() };
+    opts.log(`running PyTorch peer (${torchScript}${env.OPENBLAS_CORETYPE ? `, OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE}` : ''}) ...`);
     const t0 = performance.now();
-    const r = spawnSync(PYTHON, [torchScript, '--threads', String(opts.threads), ...quick], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(PYTHON, [torchScript, '--threads', String(opts.threads), ...quick], { encoding: 'utf8', maxBuffer: 1 << 24, env });
     const seconds = (performance.now() - t0) / 1000;
     if (r.status !== 0) runs.push({ peer: 'torch', available: false, reason: `exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]}`, lines: parseLines(r.stdout ?? ''), seconds });
     else runs.push({ peer: 'torch', available: true, lines: parseLines(r.stdout), seconds });

@@ -86,6 +86,16 @@ describe('wasm backend', () => {
     expect(E.memory().backend.bytes).toBe(before.backend.bytes - 64 * 32 * 4);
   });
 
+  it('the profiler counts and times kernel launches by op', () => {
+    const be = getBackend(WASM) as WasmBackend;
+    be.startProfile();
+    on(WASM, () => E.sum(E.exp(E.add(E.tensor([1, 2, 3]), E.tensor([1, 1, 1]))), 0));
+    const prof = be.stopProfile();
+    expect(prof.map((p) => [p.op, p.calls]).sort()).toEqual([['add', 1], ['exp', 1], ['sum', 1]]);
+    expect(prof.every((p) => p.ms >= 0 && !p.fallback)).toBe(true);
+    expect(be.stopProfile()).toEqual([]);
+  });
+
   it('a freed buffer cannot be freed or used again', () => {
     const be = getBackend(WASM) as WasmBackend;
     const b = be.alloc('float32', 4);
