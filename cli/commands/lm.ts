@@ -33,12 +33,13 @@ function requireIntFlag(name: string, v: number, min: number): void {
 
 // ---------------------------------------------------------------- train
 
-const TRAIN_FLAGS: Record<string, { key: keyof TrainOptions; describe: string; type: 'number' | 'string' }> = {
+const TRAIN_FLAGS: Record<string, { key: keyof TrainOptions; describe: string; type: 'number' | 'string' | 'boolean' }> = {
   tokenizer: { key: 'tokenizer', describe: 'char | gpt2 | gpt2-restricted (GPT-2 BPE renumbered to the corpus tokens)', type: 'string' },
   'train-frac': { key: 'trainFrac', describe: 'fraction of the characters used for training (the rest validates)', type: 'number' },
   'n-layer': { key: 'nLayer', describe: 'transformer blocks', type: 'number' },
   'n-head': { key: 'nHead', describe: 'attention heads', type: 'number' },
   'n-embd': { key: 'nEmbd', describe: 'embedding width', type: 'number' },
+  bias: { key: 'bias', describe: 'biases in Linear and LayerNorm layers (--no-bias: nanoGPT\'s bias=False)', type: 'boolean' },
   'block-size': { key: 'blockSize', describe: 'context length (n_positions)', type: 'number' },
   'batch-size': { key: 'batchSize', describe: 'sequences per step', type: 'number' },
   iters: { key: 'iters', describe: 'optimizer steps in total', type: 'number' },

@@ -1,12 +1,11 @@
 /** `gsae sae eval`: every METHODS §3 metric (and steering) for one SAE on held-out tokens. */
 import type { CommandModule } from 'yargs';
 import * as E from '../../engine/index.js';
-import { tokenizeCorpus } from '../../models/gpt2/data.js';
-import { loadSae, disposeSae } from '../../sae/model.js';
-import { CORPUS, defaultModel } from '../../experiments/default_model.js';
+import { disposeSae } from '../../sae/model.js';
 import { gpt2EvalModel, saeEvalDictionary } from '../../experiments/adapters.js';
 import { downstreamBaseline, evaluate } from '../../experiments/eval/evaluate.js';
 import { sequenceBatches, storeFor, storeMoments } from '../../experiments/runner.js';
+import { openSaeContext } from './sae_context.js';
 
 interface Args {
   sae: string;
@@ -38,14 +37,7 @@ export const saeEvalCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   handler: async (a) => {
     const log = (s: string) => process.stderr.write(`${s}\n`);
-    const model = await defaultModel({ model: a.model, cacheDir: a.cache, log });
-    const sae = loadSae(a.sae);
-    const hook = a.hook ?? sae.spec.hookName;
-    if (!hook) throw new Error(`${a.sae}: the SAE names no hook; pass --hook`);
-    if (sae.spec.dIn !== model.cfg.n_embd) {
-      throw new Error(`SAE ${a.sae} has d_in = ${sae.spec.dIn} but the model's d_model is ${model.cfg.n_embd}: they do not belong together`);
-    }
-    const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
+    const { model, sae, hook, corpus } = await openSaeContext(a, log);
     const cfg = { hook, seqLen: a['seq-len'] };
     const evalStore = storeFor(model, { cacheDir: a.cache }, cfg, 'val', corpus.val, a.tokens, log);
     const trainStore = storeFor(model, { cacheDir: a.cache }, cfg, 'train', corpus.train, a.tokens, log);

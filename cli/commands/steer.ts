@@ -1,17 +1,17 @@
 /** `gsae steer`: steer with chosen latents of an SAE and measure probability addition (METHODS §4). */
 import type { CommandModule } from 'yargs';
 import * as E from '../../engine/index.js';
-import { tokenizeCorpus } from '../../models/gpt2/data.js';
-import { loadSae, disposeSae } from '../../sae/model.js';
-import { CORPUS, defaultModel } from '../../experiments/default_model.js';
+import { disposeSae } from '../../sae/model.js';
 import { gpt2EvalModel, saeEvalDictionary } from '../../experiments/adapters.js';
 import { meanCI, steer } from '../../experiments/eval/steering.js';
 import { sequenceBatches, storeFor, storeMoments } from '../../experiments/runner.js';
+import { openSaeContext } from './sae_context.js';
 
 interface Args {
   sae: string;
   latents: number[];
   model?: string;
+  hook?: string;
   c: number;
   'top-n': number;
   tokens: number;
@@ -28,6 +28,7 @@ export const steerCommand: CommandModule<object, Args> = {
       .option('sae', { type: 'string', demandOption: true, describe: 'SAE folder' })
       .option('latents', { type: 'number', array: true, demandOption: true, describe: 'latent indices' })
       .option('model', { type: 'string', describe: 'HF GPT-2 directory (default: the default model)' })
+      .option('hook', { type: 'string', describe: "hook to steer at (default: the SAE's hook_name)" })
       .option('c', { type: 'number', default: 1, describe: 'α = c·E||x||' })
       .option('top-n', { type: 'number', default: 10, describe: 'associated tokens per latent' })
       .option('tokens', { type: 'number', default: 2048, describe: 'held-out context tokens' })
@@ -35,13 +36,15 @@ export const steerCommand: CommandModule<object, Args> = {
       .option('cache', { type: 'string', default: '.cache' })
       .option('json', { type: 'boolean', default: false }),
   handler: async (a) => {
-    const model = await defaultModel({ model: a.model, cacheDir: a.cache, log: (s) => process.stderr.write(`${s}\n`) });
-    const sae = loadSae(a.sae);
-    for (const l of a.latents) if (!Number.isInteger(l) || l < 0 || l >= sae.spec.dSae) throw new Error(`--latents: ${l} is not a latent of ${a.sae} (d_sae = ${sae.spec.dSae})`);
-    if (sae.spec.dIn !== model.cfg.n_embd) throw new Error(`SAE d_in ${sae.spec.dIn} does not match the model's d_model ${model.cfg.n_embd}`);
-    const hook = sae.spec.hookName;
-    const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
-    const evalStore = storeFor(model, { cacheDir: a.cache }, { hook, seqLen: a['seq-len'] }, 'val', corpus.val, a.tokens, (s) => process.stderr.write(`${s}\n`));
+    const log = (s: string) => process.stderr.write(`${s}\n`);
+    const { model, sae, hook, corpus } = await openSaeContext(a, log);
+    for (const l of a.latents) {
+      if (!Number.isInteger(l) || l < 0 || l >= sae.spec.dSae) {
+        disposeSae(sae);
+        throw new Error(`--latents: ${l} is not a latent of ${a.sae} (d_sae = ${sae.spec.dSae})`);
+      }
+    }
+    const evalStore = storeFor(model, { cacheDir: a.cache }, { hook, seqLen: a['seq-len'] }, 'val', corpus.val, a.tokens, log);
     const contexts = sequenceBatches(corpus.val, a['seq-len'], a.tokens, 16);
     const res = steer(gpt2EvalModel(model.params, model.cfg), saeEvalDictionary(sae), hook, contexts, a.latents, { c: a.c, topN: a['top-n'], meanNorm: storeMoments(evalStore).meanNorm });
     E.dispose(contexts);

@@ -38,6 +38,12 @@ export interface Gpt2Config {
   tie_word_embeddings: true;
   bos_token_id: number | null;
   eos_token_id: number | null;
+  /**
+   * Not an HF field (nanoGPT's `GPTConfig.bias`): false drops every Linear and LayerNorm bias, as
+   * nanoGPT's default does. Written to config.json only when false; HF's GPT2 loads such a
+   * checkpoint with the missing biases initialised to zero, which computes the same function.
+   */
+  bias: boolean;
   /** Unknown or irrelevant fields from the source file, written back unchanged on save. */
   extra: Record<string, unknown>;
 }
@@ -63,6 +69,7 @@ export const GPT2_DEFAULTS: Omit<Gpt2Config, 'extra'> = {
   tie_word_embeddings: true,
   bos_token_id: 50256,
   eos_token_id: 50256,
+  bias: true,
 };
 
 const KNOWN = new Set(Object.keys(GPT2_DEFAULTS));
@@ -111,7 +118,7 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config'): Gpt
     throw new ConfigError(`${where}: add_cross_attention=true is not supported (GPT-2 here is a decoder-only LM)`);
   }
   if (raw.is_encoder_decoder === true) throw new ConfigError(`${where}: is_encoder_decoder=true is not supported`);
-  for (const k of ['scale_attn_weights', 'reorder_and_upcast_attn'] as const) {
+  for (const k of ['scale_attn_weights', 'reorder_and_upcast_attn', 'bias'] as const) {
     if (typeof get(k) !== 'boolean') throw new ConfigError(`${where}: ${k} must be a boolean, got ${JSON.stringify(get(k))}`);
   }
   // n_ctx is GPT-2's legacy name for the context length; it must agree with n_positions if both are given.
@@ -154,6 +161,7 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config'): Gpt
     tie_word_embeddings: true,
     bos_token_id: tokenId('bos_token_id', get('bos_token_id'), where),
     eos_token_id: tokenId('eos_token_id', get('eos_token_id'), where),
+    bias: get('bias') as boolean,
     extra,
   };
   for (const k of ['bos_token_id', 'eos_token_id'] as const) {
@@ -177,11 +185,12 @@ export function innerDim(cfg: Gpt2Config): number {
 
 /** The JSON object written as `config.json` (HF-compatible; extra fields written back). */
 export function configToJson(cfg: Gpt2Config): Record<string, unknown> {
-  const { extra, ...fields } = cfg;
+  const { extra, bias, ...fields } = cfg;
   return {
     architectures: ['GPT2LMHeadModel'],
     ...extra,
     ...fields,
+    ...(bias ? {} : { bias: false }), // absent means true: HF configs stay as HF writes them
     n_ctx: cfg.n_positions,
   };
 }

@@ -37,6 +37,11 @@ function p(params: Gpt2Params, name: string): E.Tensor {
   return t;
 }
 
+/** A bias parameter, or null for a bias-free model (`cfg.bias` false, nanoGPT's default). */
+function pb(params: Gpt2Params, cfg: Gpt2Config, name: string): E.Tensor | null {
+  return cfg.bias ? p(params, name) : null;
+}
+
 /** Validates the shape/dtype of a token tensor and (optionally) its values; returns [B, T]. */
 export function checkTokenTensor(cfg: Gpt2Config, tokens: E.Tensor, readValues: boolean): [number, number] {
   if (!(tokens instanceof E.Tensor)) throw new TokenError('gpt2: tokens must be an int32 Tensor [batch, pos]');
@@ -95,8 +100,9 @@ function hookAt(hooks: Hooks | undefined, name: string, x: E.Tensor, B: number, 
   return E.reshape(r, [B * T, C]);
 }
 
-function linear(x: E.Tensor, w: E.Tensor, b: E.Tensor): E.Tensor {
-  return E.add(E.matmul(x, w), b);
+function linear(x: E.Tensor, w: E.Tensor, b: E.Tensor | null): E.Tensor {
+  const y = E.matmul(x, w);
+  return b ? E.add(y, b) : y;
 }
 
 /** Causal multi-head self-attention of a [B*T, C] input (already layer-normed). */
@@ -105,7 +111,7 @@ function attention(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor, 
   const H = cfg.n_head;
   const D = C / H;
   const N = B * T;
-  const qkv = linear(x, p(params, `h.${l}.attn.c_attn.weight`), p(params, `h.${l}.attn.c_attn.bias`)); // [N, 3C]
+  const qkv = linear(x, p(params, `h.${l}.attn.c_attn.weight`), pb(params, cfg, `h.${l}.attn.c_attn.bias`)); // [N, 3C]
   const heads = (i: number) => E.transpose(E.reshape(E.slice(qkv, [0, i * C], [N, C]), [B, T, H, D]), [0, 2, 1, 3]); // [B,H,T,D]
   const q = heads(0);
   const k = heads(1);
@@ -114,12 +120,12 @@ function attention(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor, 
   if (cfg.scale_attn_weights) scores = E.div(scores, Math.sqrt(D));
   const att = E.softmax(E.causalMask(scores), -1);
   const y = E.reshape(E.transpose(E.matmul(att, v), [0, 2, 1, 3]), [N, C]);
-  return linear(y, p(params, `h.${l}.attn.c_proj.weight`), p(params, `h.${l}.attn.c_proj.bias`));
+  return linear(y, p(params, `h.${l}.attn.c_proj.weight`), pb(params, cfg, `h.${l}.attn.c_proj.bias`));
 }
 
-function mlp(params: Gpt2Params, l: number, x: E.Tensor): E.Tensor {
-  const h = E.gelu(linear(x, p(params, `h.${l}.mlp.c_fc.weight`), p(params, `h.${l}.mlp.c_fc.bias`)));
-  return linear(h, p(params, `h.${l}.mlp.c_proj.weight`), p(params, `h.${l}.mlp.c_proj.bias`));
+function mlp(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor): E.Tensor {
+  const h = E.gelu(linear(x, p(params, `h.${l}.mlp.c_fc.weight`), pb(params, cfg, `h.${l}.mlp.c_fc.bias`)));
+  return linear(h, p(params, `h.${l}.mlp.c_proj.weight`), pb(params, cfg, `h.${l}.mlp.c_proj.bias`));
 }
 
 /** Position ids 0..T-1 repeated for each of the B rows (host constant; a jit plan captures it). */
@@ -145,14 +151,14 @@ export function hiddenStates(params: Gpt2Params, cfg: Gpt2Config, tokens: E.Tens
   for (let l = 0; l < cfg.n_layer; l++) {
     const pre = `blocks.${l}.`;
     x = hookAt(hooks, `${pre}hook_resid_pre`, x, B, T);
-    const a = E.layerNorm(x, p(params, `h.${l}.ln_1.weight`), p(params, `h.${l}.ln_1.bias`), eps);
+    const a = E.layerNorm(x, p(params, `h.${l}.ln_1.weight`), pb(params, cfg, `h.${l}.ln_1.bias`), eps);
     const attnOut = hookAt(hooks, `${pre}hook_attn_out`, attention(params, cfg, l, a, B, T), B, T);
     const mid = hookAt(hooks, `${pre}hook_resid_mid`, E.add(x, attnOut), B, T);
-    const m = E.layerNorm(mid, p(params, `h.${l}.ln_2.weight`), p(params, `h.${l}.ln_2.bias`), eps);
-    const mlpOut = hookAt(hooks, `${pre}hook_mlp_out`, mlp(params, l, m), B, T);
+    const m = E.layerNorm(mid, p(params, `h.${l}.ln_2.weight`), pb(params, cfg, `h.${l}.ln_2.bias`), eps);
+    const mlpOut = hookAt(hooks, `${pre}hook_mlp_out`, mlp(params, cfg, l, m), B, T);
     x = hookAt(hooks, `${pre}hook_resid_post`, E.add(mid, mlpOut), B, T);
   }
-  const h = E.layerNorm(x, p(params, 'ln_f.weight'), p(params, 'ln_f.bias'), eps);
+  const h = E.layerNorm(x, p(params, 'ln_f.weight'), pb(params, cfg, 'ln_f.bias'), eps);
   return hookAt(hooks, 'ln_final.hook_normalized', h, B, T);
 }
 

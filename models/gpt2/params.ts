@@ -19,7 +19,7 @@ export class CheckpointError extends Error {
   }
 }
 
-/** Every parameter's name and shape, in HF's order. */
+/** Every parameter's name and shape, in HF's order (without the biases when `cfg.bias` is false). */
 export function paramShapes(cfg: Gpt2Config): [string, number[]][] {
   const C = cfg.n_embd;
   const F = innerDim(cfg);
@@ -45,7 +45,7 @@ export function paramShapes(cfg: Gpt2Config): [string, number[]][] {
     );
   }
   out.push(['ln_f.weight', [C]], ['ln_f.bias', [C]]);
-  return out;
+  return cfg.bias ? out : out.filter(([name]) => !name.endsWith('.bias'));
 }
 
 export function countParams(cfg: Gpt2Config): number {

@@ -30,6 +30,8 @@ export interface TrainOptions {
   nLayer: number;
   nHead: number;
   nEmbd: number;
+  /** Biases in Linear and LayerNorm layers (GPT-2: true; nanoGPT's default: false). */
+  bias: boolean;
   /** Context length (also the model's n_positions). */
   blockSize: number;
   batchSize: number;
@@ -64,6 +66,7 @@ export const NANOGPT_CHAR_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   nLayer: 4,
   nHead: 4,
   nEmbd: 128,
+  bias: false, // nanoGPT's train.py default (`bias = False`), which its published 1.88 used
   blockSize: 64,
   batchSize: 12,
   iters: 2000,
@@ -96,6 +99,7 @@ export const DEFAULT_MODEL_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   nLayer: 4,
   nHead: 4,
   nEmbd: 128,
+  bias: true, // GPT-2 proper: its checkpoints load in any GPT-2 implementation unchanged
   blockSize: 128,
   batchSize: 8,
   iters: 600,
@@ -113,7 +117,7 @@ export const PRESETS: Record<string, Omit<TrainOptions, 'data' | 'out'>> = {
 
 /** Options that change the computation: a resumed run must use the same values. */
 const RESUME_KEYS: (keyof TrainOptions)[] = [
-  'data', 'trainFrac', 'tokenizer', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'batchSize', 'lr', 'minLr',
+  'data', 'trainFrac', 'tokenizer', 'nLayer', 'nHead', 'nEmbd', 'bias', 'blockSize', 'batchSize', 'lr', 'minLr',
   'warmupIters', 'decayIters', 'decay', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradClip', 'seed',
 ];
 
@@ -264,7 +268,9 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
   if (from) {
     const ck = loadCheckpoint(from);
     const saved = ck.state.trainConfig;
-    const diffs = RESUME_KEYS.filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(o[k]));
+    // Checkpoints written before `bias` existed were all biased models.
+    const savedOf = (k: keyof TrainOptions) => (k === 'bias' && saved[k] === undefined ? true : saved[k]);
+    const diffs = RESUME_KEYS.filter((k) => JSON.stringify(savedOf(k)) !== JSON.stringify(o[k]));
     if (diffs.length) {
       E.dispose([ck.params, ck.moments]);
       throw new Error(
@@ -284,6 +290,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       n_embd: o.nEmbd,
       n_layer: o.nLayer,
       n_head: o.nHead,
+      bias: o.bias,
       resid_pdrop: 0,
       embd_pdrop: 0,
       attn_pdrop: 0,

@@ -1,11 +1,16 @@
 /**
  * End to end on a tiny model: train a 1-layer GPT-2 for a few steps, then run a two-SAE suite
- * (TopK and g-SAE) through store building, training, evaluation and the report.
+ * (TopK and g-SAE) through store building, training, evaluation and the report; then the
+ * `sae eval`, `steer` and `report` commands on what the suite wrote.
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli as cli } from '../cli_helpers.js';
+import { saeCommand } from '../../cli/commands/sae.js';
+import { steerCommand } from '../../cli/commands/steer.js';
+import { reportCommand } from '../../cli/commands/report.js';
 import { train, DEFAULT_MODEL_PRESET } from '../../models/gpt2/train.js';
 import { runExperiment } from '../../experiments/runner.js';
 import { getSuite, type SuiteConfig } from '../../experiments/suites.js';
@@ -49,6 +54,40 @@ describe('experiment runner (tiny end to end)', () => {
       const again = await runExperiment({ suite: 'gsae-vs-topk', preset: 'quick', out, cacheDir: join(dir, 'cache'), model: modelDir, config, log: (s) => logs.push(s) });
       expect(again.rows).toEqual(res.rows);
       expect(logs.some((l) => l.includes('done earlier'))).toBe(true);
+
+      // `gsae sae eval` on the suite's TopK SAE, same model, store and token budget, reproduces its row.
+      const sae = join(out, 'runs', 'topk-k4-s0', 'sae');
+      const common = ['--model', modelDir, '--cache', join(dir, 'cache'), '--seq-len', '16'];
+      const evalOut = await cli(saeCommand, ['sae', 'eval', '--sae', sae, ...common, '--tokens', '256', '--steer-latents', '4', '--json']);
+      const ev = JSON.parse(evalOut[0]!) as Record<string, number>;
+      const row = res.rows.find((r) => r.id === 'topk-k4')!;
+      for (const k of ['fvu', 'l0', 'loss_added', 'kl']) expect(ev[k], k).toBeCloseTo(row[k] as number, 6);
+
+      // `gsae steer`: the chosen latents, each with top-N tokens and a finite probability addition.
+      const st = JSON.parse((await cli(steerCommand, ['steer', '--sae', sae, ...common, '--tokens', '256', '--latents', '0', '5', '--top-n', '3', '--json']))[0]!) as {
+        latents: { latent: number; tokens: number[]; text: string[]; probability_addition: number }[];
+        mean: number;
+      };
+      expect(st.latents.map((l) => l.latent)).toEqual([0, 5]);
+      for (const l of st.latents) {
+        expect(l.tokens).toHaveLength(3);
+        expect(l.text).toHaveLength(3);
+        expect(Number.isFinite(l.probability_addition)).toBe(true);
+      }
+      expect(st.mean).toBeCloseTo((st.latents[0]!.probability_addition + st.latents[1]!.probability_addition) / 2, 10);
+      await expect(cli(steerCommand, ['steer', '--sae', sae, ...common, '--latents', '32'])).rejects.toThrow(/--latents: 32 is not a latent of .* \(d_sae = 32\)/);
+      await expect(cli(saeCommand, ['sae', 'eval', '--sae', join(dir, 'nowhere'), ...common])).rejects.toThrow(/nowhere/);
+
+      // `gsae report` rebuilds report.md and the plots from results.json and prints the table.
+      const mdNow = readFileSync(join(out, 'report.md'), 'utf8'); // the re-run rewrote it (wall time)
+      rmSync(join(out, 'report.md'));
+      rmSync(join(out, 'plots'), { recursive: true });
+      const table = (await cli(reportCommand, ['report', out])).join('\n');
+      expect(readFileSync(join(out, 'report.md'), 'utf8')).toBe(mdNow);
+      expect(existsSync(join(out, 'plots', 'steering.svg'))).toBe(true);
+      expect(table).toMatch(/topk-k4/);
+      expect(table).toMatch(/gsae-k4-b1/);
+      await expect(cli(reportCommand, ['report', join(dir, 'nowhere')])).rejects.toThrow(/has no results\.json/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,8 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import yargs from 'yargs';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../cli_helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.js';
 import { lmCommand } from '../../cli/commands/lm.js';
 import { Progress, formatDuration } from '../../cli/progress.js';
@@ -15,29 +15,7 @@ import { loadHfDir } from '../../models/gpt2/params.js';
 const tmp = mkdtempSync(join(tmpdir(), 'gsae-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs `gsae <argv>` with the lm command; returns stdout lines, or throws the CLI's error. */
-async function run(argv: string[]): Promise<string[]> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await yargs(argv)
-      .scriptName('gsae')
-      .strict()
-      .command(lmCommand)
-      .exitProcess(false)
-      .fail((msg, e) => {
-        throw e ?? new Error(msg);
-      })
-      .parseAsync();
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-    err.mockRestore();
-  }
-  return out;
-}
+const run = (argv: string[]) => runCli(lmCommand, argv);
 
 describe('gsae lm eval', () => {
   it('--json prints the mean next-token loss and the last logits', async () => {

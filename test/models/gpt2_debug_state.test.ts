@@ -8,27 +8,9 @@ import * as E from '../../engine/index.js';
 import { paramShapes, loadHfDir, type Gpt2Params } from '../../models/gpt2/params.js';
 import { activationsAndGrads, forward, lossFn } from '../../models/gpt2/model.js';
 import { adamwInit, adamwScalars, adamwUpdate, type AdamWConfig } from '../../models/optim/adamw.js';
+import { close, compare, DEBUG_DIR, fixtureNames, ref } from './gpt2_debug_fixture.js';
 
-const DIR = 'test/fixtures/gpt2-debug';
-const state = E.readSafetensors(`${DIR}/debug_state.safetensors`);
-const ref = (name: string) => {
-  const t = state.tensors.get(name);
-  if (!t) throw new Error(`fixture has no '${name}'`);
-  return t;
-};
-
-/** max |a − b| and the largest |b|, for the "≤ 1e-4 absolute or 1e-3 relative" rule. */
-function compare(a: ArrayLike<number>, b: ArrayLike<number>): { abs: number; rel: number } {
-  expect(a.length).toBe(b.length);
-  let abs = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    abs = Math.max(abs, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return { abs, rel: abs / Math.max(scale, 1e-30) };
-}
-const close = (c: { abs: number; rel: number }) => c.abs <= 1e-4 || c.rel <= 1e-3;
+const DIR = DEBUG_DIR;
 
 describe('GPT-2 vs PyTorch autograd (gpt2-debug)', () => {
   const { cfg, params } = loadHfDir(DIR);
@@ -88,7 +70,7 @@ describe('GPT-2 vs PyTorch autograd (gpt2-debug)', () => {
       // The losses must actually move, or the comparison says nothing about the optimizer.
       expect(want[0]! - want[4]!).toBeGreaterThan(0.5);
       const names = paramShapes(cfg).map(([n]) => n);
-      expect(names.length).toBe([...state.tensors.keys()].filter((k) => k.startsWith('grad.')).length);
+      expect(names.length).toBe(fixtureNames().filter((k) => k.startsWith('grad.')).length);
       for (const n of names) {
         const c = compare(grads[n]!.toArray(), ref(`grad.${n}`).data);
         expect(close(c), `grad.${n}: max |diff| ${c.abs}, rel ${c.rel}`).toBe(true);

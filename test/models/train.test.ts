@@ -29,6 +29,7 @@ const tiny = (out: string, over: Partial<TrainOptions> = {}): TrainOptions => ({
   nLayer: 1,
   nHead: 2,
   nEmbd: 16,
+  bias: true,
   blockSize: 16,
   batchSize: 4,
   iters: 8,

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import yargs from 'yargs';
+import { runCli } from '../cli_helpers.js';
 import * as E from '../../engine/index.js';
 import { CONFIG_FLAGS, configFromArgs, runSaeTrain, saeCommand } from '../../cli/commands/sae.js';
 import { SaeTrainer } from '../../sae/trainer.js';
@@ -20,17 +20,7 @@ E.writeSafetensors(dataPath, { x: { shape: [256, 6], data: syn.x }, g: { shape: 
 const xOnly = join(tmp, 'xonly.safetensors');
 E.writeSafetensors(xOnly, { acts: { shape: [256, 6], data: syn.x } });
 
-/** Parses argv with the real command module; failures are thrown instead of exiting. */
-async function cli(argv: string[]): Promise<void> {
-  await yargs(argv)
-    .command(saeCommand)
-    .strict()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new Error(msg);
-    })
-    .parseAsync();
-}
+const cli = async (argv: string[]): Promise<void> => void (await runCli(saeCommand, argv));
 
 describe('gsae sae train', () => {
   it('trains from flags and writes the SAELens export, the log and a checkpoint; --resume continues it', async () => {

@@ -11,30 +11,13 @@ import { paramShapes, loadHfDir, type Gpt2Params } from '../../../models/gpt2/pa
 import { activationsAndGrads, forward, lossFn } from '../../../models/gpt2/model.js';
 import { adamwInit, adamwScalars, adamwUpdate, type AdamWConfig } from '../../../models/optim/adamw.js';
 import { modesUnderTest, onBackend, stopDisplay } from './modes.js';
+import { close, compare, DEBUG_DIR, ref } from '../../models/gpt2_debug_fixture.js';
 
 const { modes, skipped } = await modesUnderTest();
 for (const s of skipped) console.log(`[gpujs gpt2] mode skipped — ${s}`);
 afterAll(stopDisplay);
 
-const DIR = 'test/fixtures/gpt2-debug';
-const state = E.readSafetensors(`${DIR}/debug_state.safetensors`);
-const ref = (name: string) => {
-  const t = state.tensors.get(name);
-  if (!t) throw new Error(`fixture has no '${name}'`);
-  return t;
-};
-
-function compare(a: ArrayLike<number>, b: ArrayLike<number>): { abs: number; rel: number } {
-  expect(a.length).toBe(b.length);
-  let abs = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    abs = Math.max(abs, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return { abs, rel: abs / Math.max(scale, 1e-30) };
-}
-const close = (c: { abs: number; rel: number }) => c.abs <= 1e-4 || c.rel <= 1e-3;
+const DIR = DEBUG_DIR;
 
 describe.skipIf(modes.length === 0).each(modes)('GPT-2 vs PyTorch autograd (gpt2-debug) on gpu.js $mode', (m) => {
   it('logits, loss, the hook gradient, 5 AdamW steps and every parameter gradient', () => {

@@ -1,0 +1,28 @@
+/**
+ * What `gsae sae eval` and `gsae steer` both need before they measure anything: the model (given
+ * or the default), the SAE checked against it, the hook to splice at, and the corpus tokenised
+ * with the model's own tokenizer. One place, so both commands refuse the same mistakes the same way.
+ */
+import type { LoadedModel } from '../../experiments/default_model.js';
+import { CORPUS, defaultModel } from '../../experiments/default_model.js';
+import { tokenizeCorpus, type TokenizedCorpus } from '../../models/gpt2/data.js';
+import { loadSae, type SaeModel } from '../../sae/model.js';
+
+export interface SaeContext {
+  model: LoadedModel;
+  sae: SaeModel;
+  hook: string;
+  corpus: TokenizedCorpus;
+}
+
+export async function openSaeContext(a: { sae: string; model?: string | undefined; hook?: string | undefined; cache: string }, log: (s: string) => void): Promise<SaeContext> {
+  const model = await defaultModel({ model: a.model, cacheDir: a.cache, log });
+  const sae = loadSae(a.sae);
+  const hook = a.hook ?? sae.spec.hookName;
+  if (!hook) throw new Error(`${a.sae}: the SAE names no hook (cfg.json hook_name); pass --hook`);
+  if (sae.spec.dIn !== model.cfg.n_embd) {
+    throw new Error(`SAE ${a.sae} has d_in = ${sae.spec.dIn} but the model's d_model is ${model.cfg.n_embd}: they do not belong together`);
+  }
+  const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
+  return { model, sae, hook, corpus };
+}
