@@ -3,7 +3,7 @@
  * Every op goes through `dispatch`, the single place where shapes are inferred, kernels run,
  * tensors are registered for deterministic freeing, and autodiff/jit recording happens.
  */
-import type { Attrs, Backend, MemoryInfo } from './backend.js';
+import type { Attrs, Backend, BufferHandle, MemoryInfo } from './backend.js';
 import { allocArray, bytesPerElement, type DType, type TypedArray } from './dtype.js';
 import { AutodiffError, BackendError, DTypeError, JitError, fmtShape } from './errors.js';
 import { getOp, type OpDef, type VjpRule } from './ops/registry.js';
@@ -100,8 +100,10 @@ export function memory(): { tensors: number; bytes: number; backend: MemoryInfo 
 
 /** Wraps a freshly filled buffer into a tensor registered in the current scope. */
 function adopt(t: Tensor): Tensor {
-  liveTensors++;
-  liveBytes += t.size * bytesPerElement(t.dtype);
+  if (!t.abstract) {
+    liveTensors++;
+    liveBytes += t.size * bytesPerElement(t.dtype);
+  }
   const s = scopes[scopes.length - 1];
   if (s) {
     s.add(t);
@@ -117,6 +119,10 @@ export function releaseTensor(t: Tensor): void {
     return;
   }
   t.disposed = true;
+  if (t.abstract) {
+    scopeOf.get(t)?.delete(t);
+    return; // never allocated, never counted
+  }
   liveTensors--;
   liveBytes -= t.size * bytesPerElement(t.dtype);
   scopeOf.get(t)?.delete(t);
@@ -255,6 +261,22 @@ export interface Recorder {
   onUpload(t: Tensor): void;
 }
 let recorder: Recorder | null = null;
+
+/**
+ * While > 0, ops produce abstract tensors (shape and dtype, no buffer) and run no kernel: jit
+ * records a step's plan this way, so tracing costs neither compute nor the memory of every
+ * intermediate held at once (an eager trace keeps them all until its tidy ends).
+ */
+let abstractDepth = 0;
+export function withAbstractOps<T>(fn: () => T): T {
+  abstractDepth++;
+  try {
+    return fn();
+  } finally {
+    abstractDepth--;
+  }
+}
+
 export function setRecorder(r: Recorder | null): Recorder | null {
   const prev = recorder;
   recorder = r;
@@ -293,7 +315,7 @@ export function readTensor(t: Tensor): TypedArray {
   return readTensorUnchecked(t);
 }
 export function readTensorUnchecked(t: Tensor): TypedArray {
-  const buf = t.buf; // throws if disposed, even for an empty tensor
+  const buf = t.buf; // throws for an abstract (jit tracer) tensor // throws if disposed, even for an empty tensor
   if (t.size === 0) return allocArray(t.dtype, 0);
   return t.backend.download(buf, t.dtype, t.size);
 }
@@ -316,6 +338,16 @@ export function dispatch(opName: string, inputs: readonly Tensor[], attrs: Attrs
     if (!b.dtypes.includes(m.dtype)) throw new DTypeError(`${opName}: backend '${b.name}' does not support ${m.dtype}`);
   }
   if (!b.has(opName)) throw new BackendError(`${opName}: backend '${b.name}' has no kernel for this op`);
+  if (abstractDepth > 0) {
+    const outs = metas.map((m) => {
+      const t = new Tensor(m.shape, m.dtype, null as unknown as BufferHandle, b);
+      t.abstract = true;
+      return adopt(t);
+    });
+    recorder?.onOp(opName, inputs, outs, attrs);
+    recordOnTapes(opName, def.vjp, inputs, outs, attrs);
+    return outs;
+  }
   const outputs = metas.map((m) => new Tensor(m.shape, m.dtype, b.alloc(m.dtype, sizeOf(m.shape)), b));
   try {
     b.run(opName, inputs, outputs, attrs);

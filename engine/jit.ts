@@ -1,20 +1,26 @@
 /**
  * jit: trace a step function once per input signature, then replay the recorded kernel launches.
  *
- * Tracing runs the function eagerly (so the first call returns real results) while a recorder
- * notes every kernel launch, including those of the backward pass of any valueAndGrad inside.
- * Replay skips shape inference, tape building and scope bookkeeping: it allocates, launches and
- * frees each intermediate right after its last use. Like JAX:
+ * Tracing runs the function on abstract tensors (shapes and dtypes only: no kernel runs, nothing
+ * is allocated) while a recorder notes every kernel launch, including those of the backward pass
+ * of any valueAndGrad inside; the first call then replays the plan like every later one. Replay
+ * skips shape inference, tape building and scope bookkeeping: it allocates, launches and frees
+ * each intermediate right after its last use. Like JAX:
  *  - non-tensor arguments (numbers, strings) are static: each distinct value is its own plan;
  *  - tensors the function closes over, and tensors it creates from host data, are captured as
  *    constants at trace time (pass anything that changes between calls as an argument);
  *  - reading tensor values inside the function (toArray/item) is an error while tracing.
  * Differentiating *through* a compiled function is refused; put valueAndGrad inside it.
+ *
+ * Donation (JAX's donate_argnums): `jit(f, { donateArgnums: [0, 1] })` hands the tensors of those
+ * arguments to the step, which frees each right after its last use. An optimizer step that maps
+ * (params, moments) to new ones then never holds old and new copies of everything at once; the
+ * caller must not use donated tensors after the call (they are disposed).
  */
 import type { Attrs } from './backend.js';
 import type { DType } from './dtype.js';
 import { JitError, fmtShape } from './errors.js';
-import { allocTensor, backend, fromArray, isTracked, keep, readTensorUnchecked, setRecorder, tidy, type Recorder } from './engine.js';
+import { allocTensor, backend, fromArray, isTracked, keep, readTensorUnchecked, setRecorder, tidy, withAbstractOps, type Recorder } from './engine.js';
 import { stopGradient } from './ops/create.js';
 import type { Shape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -38,6 +44,8 @@ interface Plan {
   rebuild: (leaves: readonly unknown[]) => unknown;
   /** per step: slots whose last use is this step (freed after it) */
   frees: number[][];
+  /** donated input slots that no step reads and no output returns: freed at the start */
+  donatedUnused: number[];
 }
 
 class PlanRecorder implements Recorder {
@@ -103,18 +111,25 @@ export interface CompiledExtras {
   dispose(): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function jit<F extends (...args: any[]) => any>(f: F): F & CompiledExtras {
-  const cache = new Map<string, Plan>();
+export interface JitOptions {
+  /** Positional arguments whose tensors the step consumes (freed after their last use). */
+  donateArgnums?: number[];
+}
 
-  const trace = (args: unknown[], inputs: Tensor[]): { plan: Plan; result: unknown } => {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = {}): F & CompiledExtras {
+  const cache = new Map<string, Plan>();
+  const donateArgnums = opts.donateArgnums ?? [];
+  for (const i of donateArgnums) if (!Number.isInteger(i) || i < 0) throw new JitError(`jit: donateArgnums must hold argument indices, got ${i}`);
+
+  const trace = (args: unknown[], inputs: Tensor[], donated: Set<number>): Plan => {
     const rec = new PlanRecorder(inputs);
     const prev = setRecorder(rec);
     tracing++;
     let result: unknown;
     try {
-      // tidy: intermediates of the traced call are freed as a replay would free them
-      result = tidy(() => f(...args));
+      // abstract: record the launches without running them; tidy drops the tracer tensors
+      result = withAbstractOps(() => tidy(() => f(...args)));
     } catch (e) {
       for (const t of rec.consts.values()) t.dispose();
       throw e;
@@ -132,10 +147,11 @@ export function jit<F extends (...args: any[]) => any>(f: F): F & CompiledExtras
     });
     const frees: number[][] = rec.steps.map(() => []);
     for (const [slot, i] of last) {
-      if (slot < inputs.length || rec.consts.has(slot) || keepSlots.has(slot)) continue;
+      if ((slot < inputs.length && !donated.has(slot)) || rec.consts.has(slot) || keepSlots.has(slot)) continue;
       frees[i]!.push(slot);
     }
-    return { plan: { nInputs: inputs.length, steps: rec.steps, consts: rec.consts, outputs, rebuild: out.rebuild, frees }, result };
+    const donatedUnused = [...donated].filter((s) => !last.has(s) && !keepSlots.has(s));
+    return { nInputs: inputs.length, steps: rec.steps, consts: rec.consts, outputs, rebuild: out.rebuild, frees, donatedUnused };
   };
 
   const replay = (plan: Plan, inputs: Tensor[]): unknown => {
@@ -144,6 +160,7 @@ export function jit<F extends (...args: any[]) => any>(f: F): F & CompiledExtras
     inputs.forEach((t, i) => live.set(i, t));
     for (const [s, t] of plan.consts) live.set(s, t);
     const produced = new Set<Tensor>();
+    for (const s of plan.donatedUnused) live.get(s)!.dispose();
     try {
       plan.steps.forEach((st, i) => {
         const ins = st.ins.map((s) => live.get(s)!);
@@ -178,14 +195,38 @@ export function jit<F extends (...args: any[]) => any>(f: F): F & CompiledExtras
     const inputs = fl.leaves.filter((l): l is Tensor => l instanceof Tensor);
     for (const t of inputs) {
       if (isTracked(t)) throw new JitError('jit: cannot differentiate through a compiled function; call valueAndGrad inside the function you compile');
+      if (t.disposed) throw new JitError(`jit: argument tensor ${fmtShape(t.shape)} was used after dispose() (a donated argument is consumed by the call)`);
     }
-    const key = signature(fl.leaves, fl.structure, backend().name);
-    const plan = cache.get(key);
-    if (plan) return replay(plan, inputs);
-    const { plan: p, result } = trace(args, inputs);
-    cache.set(key, p);
-    return result;
+    const donated = donatedSlots(args, inputs);
+    const key = signature(fl.leaves, fl.structure, backend().name) + `|donate:${[...donated].join(',')}`;
+    let plan = cache.get(key);
+    if (!plan) {
+      plan = trace(args, inputs, donated);
+      cache.set(key, plan);
+    }
+    return replay(plan, inputs);
   }) as F & CompiledExtras;
+
+  /** Input slots (first occurrence of each tensor) that belong to donated arguments. */
+  const donatedSlots = (args: unknown[], inputs: Tensor[]): Set<number> => {
+    const out = new Set<number>();
+    if (donateArgnums.length === 0) return out;
+    const firstSlot = new Map<number, number>();
+    inputs.forEach((t, i) => {
+      if (!firstSlot.has(t.id)) firstSlot.set(t.id, i);
+    });
+    const donatedIds = new Set<number>();
+    for (const i of donateArgnums) for (const l of flatten(args[i]).leaves) if (l instanceof Tensor) donatedIds.add(l.id);
+    // A tensor passed both donated and not donated would be freed under the other argument.
+    args.forEach((a, i) => {
+      if (donateArgnums.includes(i)) return;
+      for (const l of flatten(a).leaves) {
+        if (l instanceof Tensor && donatedIds.has(l.id)) throw new JitError(`jit: tensor ${fmtShape(l.shape)} is passed in donated argument and in argument ${i}, which is not donated`);
+      }
+    });
+    for (const id of donatedIds) out.add(firstSlot.get(id)!);
+    return out;
+  };
   compiled.cacheSize = () => cache.size;
   compiled.dispose = () => {
     for (const p of cache.values()) for (const t of p.consts.values()) t.dispose();

@@ -21,6 +21,11 @@ export class Tensor implements TensorRef {
   disposeRequested = false;
   /** A kept tensor survives the tidy scope it was created in. */
   kept = false;
+  /**
+   * Shape and dtype only, no buffer: made by ops while jit traces a step abstractly (the plan is
+   * recorded without computing anything, then replayed with liveness-based frees).
+   */
+  abstract = false;
 
   constructor(
     readonly shape: Shape,
@@ -32,6 +37,7 @@ export class Tensor implements TensorRef {
   }
 
   get buf(): BufferHandle {
+    if (this.abstract) throw new AutodiffError(`tensor #${this.id} ${fmtShape(this.shape)} ${this.dtype} is a jit tracer (shape only): it has no values`);
     if (this.disposed) throw new AutodiffError(`tensor #${this.id} ${fmtShape(this.shape)} ${this.dtype} was used after dispose()`);
     return this._buf;
   }

@@ -45,7 +45,7 @@ for (const s of SHAPES) {
           const sc = adamwScalars(t, 1e-3, opt);
           const out = E.tidy(() => step(p, mom.m, mom.v, x, y, sc.decay, sc.stepSize, sc.bc2Sqrt));
           out.loss.item(); // wait for the result, as the peer does
-          E.dispose([p, mom, sc, out.loss, out.norm]);
+          E.dispose([sc, out.loss, out.norm]); // p and mom were donated to the step
           p = E.keep(out.params);
           mom = E.keep({ m: out.m, v: out.v });
         },

@@ -204,14 +204,19 @@ type StepFn = ((
 ) => { loss: E.Tensor; norm: E.Tensor; params: Gpt2Params; m: Record<string, E.Tensor>; v: Record<string, E.Tensor> }) &
   { cacheSize(): number; dispose(): void };
 
-/** The compiled update: loss and gradients, clipping, AdamW. */
-export function makeTrainStep(cfg: Gpt2Config, opt: AdamWConfig, gradClip: number): StepFn {
+/**
+ * The compiled update: loss and gradients, clipping, AdamW. With `donate` (the default) the step
+ * consumes params, m and v (they are disposed by the call): each old tensor is freed once its new
+ * value exists, so the step never holds two copies of the model and its moments (GPT-2 small's
+ * 124M parameters would otherwise not fit the 4 GiB WebAssembly heap).
+ */
+export function makeTrainStep(cfg: Gpt2Config, opt: AdamWConfig, gradClip: number, donate = true): StepFn {
   return E.jit((params: Gpt2Params, m: Record<string, E.Tensor>, v: Record<string, E.Tensor>, x: E.Tensor, y: E.Tensor, decay: E.Tensor, stepSize: E.Tensor, bc2Sqrt: E.Tensor) => {
     const [loss, grads] = E.valueAndGrad((p: Gpt2Params) => lossFn(p, cfg, x, y, { checkTokens: false }))(params) as [E.Tensor, Gpt2Params];
     const clipped = gradClip > 0 ? clipByGlobalNorm(grads, gradClip) : { grads, norm: globalNorm(grads) };
     const upd = adamwUpdate(params, clipped.grads, { m, v }, { decay, stepSize, bc2Sqrt }, opt);
     return { loss, norm: clipped.norm, params: upd.params, m: upd.m, v: upd.v };
-  }) as unknown as StepFn;
+  }, { donateArgnums: donate ? [0, 1, 2] : [] }) as unknown as StepFn;
 }
 
 /** Mean loss over `n` random batches drawn with `rng` (forward only). */
@@ -349,7 +354,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       const out = E.tidy(() => step(params, moments.m, moments.v, x, y, sc.decay, sc.stepSize, sc.bc2Sqrt));
       const loss = out.loss.item();
       const gradNorm = out.norm.item();
-      E.dispose([params, moments, x, y, sc, out.loss, out.norm]);
+      E.dispose([x, y, sc, out.loss, out.norm]); // params and moments were donated to the step
       params = out.params;
       moments = { m: out.m, v: out.v };
       const dt = (performance.now() - t0) / 1000;

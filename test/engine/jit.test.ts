@@ -185,4 +185,83 @@ describe('jit', () => {
       outer2.dispose();
     });
   });
+
+  it('tracing is abstract: the first call launches each kernel once (the replay), never eagerly first', () => {
+    E.tidy(() => {
+      const { x, y, p } = data();
+      const b = E.backend();
+      const runs: string[] = [];
+      const orig = b.run.bind(b);
+      b.run = (op, ins, outs, attrs) => {
+        runs.push(op);
+        orig(op, ins, outs, attrs);
+      };
+      try {
+        const step = E.jit(sgd);
+        const first = step(p, x, y, 0.1);
+        const n = runs.length;
+        const second = step(p, x, y, 0.1);
+        expect(n).toBeGreaterThan(5);
+        expect(runs.length).toBe(2 * n); // the same launches again: the first call was one replay
+        expect(read(first.p.w)).toEqual(read(second.p.w));
+        const e = sgd(p, x, y, 0.1);
+        expect(read(first.p.w)).toEqual(read(e.p.w));
+        step.dispose();
+      } finally {
+        b.run = orig;
+      }
+    });
+  });
+
+  it('donateArgnums: donated tensors are consumed (freed after last use), results unchanged, peak memory lower', () => {
+    E.tidy(() => {
+      // an "optimizer step" over a few large tensors: new = old * 0.9 + 1
+      const mk = () => ({ a: E.tensor(new Float64Array(4096).fill(1), [4096], 'float64'), b: E.tensor(new Float64Array(4096).fill(2), [4096], 'float64'), c: E.tensor(new Float64Array(4096).fill(3), [4096], 'float64') });
+      const upd = (s: { a: E.Tensor; b: E.Tensor; c: E.Tensor }, k: E.Tensor) => ({ a: E.add(E.mul(s.a, k), 1), b: E.add(E.mul(s.b, k), 1), c: E.add(E.mul(s.c, k), 1) });
+      const k = E.tensor(0.9, [], 'float64');
+      const b = E.backend();
+      const peakOf = (fn: () => unknown): number => {
+        let peak = 0;
+        const orig = b.run.bind(b);
+        b.run = (op, ins, outs, attrs) => {
+          orig(op, ins, outs, attrs);
+          peak = Math.max(peak, E.memory().bytes);
+        };
+        try {
+          fn();
+        } finally {
+          b.run = orig;
+        }
+        return peak;
+      };
+      const plain = E.jit(upd);
+      const donating = E.jit(upd, { donateArgnums: [0] });
+      const s1 = mk();
+      const s2 = mk();
+      let r1: ReturnType<typeof upd> | undefined;
+      let r2: ReturnType<typeof upd> | undefined;
+      let base = E.memory().bytes;
+      const pPlain = peakOf(() => (r1 = plain(s1, k))) - base;
+      base = E.memory().bytes;
+      const pDon = peakOf(() => (r2 = donating(s2, k))) - base;
+      expect(read(r2!.a)).toEqual(read(r1!.a));
+      expect(read(r2!.c)).toEqual(read(r1!.c));
+      expect(s1.a.disposed).toBe(false);
+      expect([s2.a.disposed, s2.b.disposed, s2.c.disposed]).toEqual([true, true, true]);
+      expect(k.disposed).toBe(false); // not donated
+      expect(pDon).toBeLessThan(pPlain - 2 * 4096 * 8); // two of the three old tensors were gone before the last new one
+      expect(() => donating(s2, k)).toThrow(/used after dispose\(\) \(a donated argument is consumed/);
+      // the same tensor in a donated and a non-donated argument is refused
+      const t = E.tensor([1, 2], [2], 'float64');
+      const g = E.jit((a: E.Tensor, c: E.Tensor) => E.add(a, c), { donateArgnums: [0] });
+      expect(() => g(t, t)).toThrow(/passed in donated argument and in argument 1/);
+      // a donated argument the step returns unchanged is handed back, not freed
+      const h = E.jit((a: E.Tensor, c: E.Tensor) => ({ a, s: E.add(a, c) }), { donateArgnums: [0] });
+      const u = E.tensor([1, 2], [2], 'float64');
+      const out = h(u, t);
+      expect(out.a).toBe(u);
+      expect(read(out.s)).toEqual([2, 4]);
+      for (const f of [plain, donating, g, h]) f.dispose();
+    });
+  });
 });

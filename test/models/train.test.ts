@@ -84,7 +84,7 @@ describe('compiled train step', () => {
       const p = initParams(cfg, 9);
       const mom = adamwInit(p);
       const opt = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
-      const step = makeTrainStep(cfg, opt, 1.0);
+      const step = makeTrainStep(cfg, opt, 1.0, false);
       const x = tokensTensor(cfg, [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 0, 1, 2, 3]]);
       const sc = adamwScalars(1, 1e-2, opt);
       const a = step(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt);
@@ -95,6 +95,14 @@ describe('compiled train step', () => {
       // and the update moved the parameters
       expect(a.params['wte.weight']!.toArray()).not.toEqual(p['wte.weight']!.toArray());
       step.dispose();
+      // donating (the default) consumes params and moments and computes the same update
+      const donating = makeTrainStep(cfg, opt, 1.0);
+      const c = donating(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt);
+      expect(c.loss.item()).toBe(a.loss.item());
+      for (const k of Object.keys(p)) expect(c.params[k]!.toArray()).toEqual(a.params[k]!.toArray());
+      expect(Object.values(p).every((t) => t.disposed) && Object.values(mom.v).every((t) => t.disposed)).toBe(true);
+      expect(x.disposed).toBe(false);
+      donating.dispose();
     });
   });
 });
