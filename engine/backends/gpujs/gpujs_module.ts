@@ -51,6 +51,7 @@ export interface GpuJsModule {
     isWebGPUAvailable(): Promise<boolean>;
   };
   HeadlessGLKernel: GpuKernelClass;
+  WebGPUKernel: GpuKernelClass;
   WebGL2Kernel: GpuKernelClass;
   WebGLKernel: GpuKernelClass;
   WebAssemblyKernel: GpuKernelClass;
@@ -71,10 +72,33 @@ export interface GlContext {
 let gpujs: GpuJsModule | null = null;
 let gpujsError: string | null = null;
 
-/** gpu.js itself, or throws an Error whose message says why it cannot load. */
+/** An environment variable, or undefined where there is no `process` (a browser). */
+export function env(name: string): string | undefined {
+  return typeof process === 'undefined' ? undefined : process.env?.[name];
+}
+
+/** True in Node (false in a browser page, even one with a `process` shim). */
+export function inNode(): boolean {
+  return typeof process !== 'undefined' && Boolean(process.versions?.node);
+}
+
+/**
+ * gpu.js itself, or throws an Error whose message says why it cannot load. In a browser page,
+ * gpu.js's browser build (`gpu.js/dist/gpu-browser.js`, loaded by a script tag) defines the
+ * global `GPU` namespace, which is used as is; in Node it is `require('gpu.js')`.
+ */
 export function loadGpuJs(): GpuJsModule {
   if (gpujs) return gpujs;
   if (gpujsError) throw new Error(gpujsError);
+  const global = (globalThis as { GPU?: Partial<GpuJsModule> }).GPU;
+  if (global && typeof global.GPU === 'function' && typeof global.input === 'function') {
+    gpujs = global as GpuJsModule;
+    return gpujs;
+  }
+  if (!inNode()) {
+    gpujsError = "gpu.js is not loaded: in a browser, load gpu.js's browser build (gpu.js/dist/gpu-browser.js) first, which defines the global GPU";
+    throw new Error(gpujsError);
+  }
   try {
     gpujs = require('gpu.js') as GpuJsModule;
     return gpujs;

@@ -31,7 +31,7 @@ import type { MatmulAttrs } from '../../ops/matmul.js';
 import { referenceKernels } from '../reference/index.js';
 import type { View as HostView } from '../reference/view.js';
 import { EXACT_INT, viewOf } from './codegen.js';
-import { loadGpuJs, type GpuInstance, type GpuJsModule, type GpuKernel, type GpuTexture } from './gpujs_module.js';
+import { env, inNode, loadGpuJs, type GpuInstance, type GpuJsModule, type GpuKernel, type GpuTexture } from './gpujs_module.js';
 import {
   argmaxKernel,
   arangeKernel,
@@ -121,6 +121,12 @@ export interface GpujsBackendOptions {
   name?: string;
   /** compiled kernels kept (least recently used beyond this are destroyed); default 512 */
   kernelCacheSize?: number;
+  /**
+   * Allow the asynchronous mode (webgpu): ops are queued and run in order, and values can be read
+   * only after `await flush()`. Not for the engine's default choice (its interface is synchronous);
+   * for tests and explicit use.
+   */
+  allowAsync?: boolean;
 }
 
 export class GpujsBackend implements Backend {
@@ -129,7 +135,13 @@ export class GpujsBackend implements Backend {
   readonly mode: GpujsMode;
   private readonly g: GpuJsModule;
   private readonly gpu: GpuInstance;
+  /** GL modes: storage is textures laid out per view */
   private readonly gl: boolean;
+  /** webgpu: kernels return Promises, so ops are queued (see `allowAsync`, `flush`) */
+  readonly isAsync: boolean;
+  private queue: Promise<void> = Promise.resolve();
+  /** async mode: storages alive now (flush reads their values back) */
+  private readonly liveStores = new Set<Storage>();
   private readonly codegen: CodegenOptions;
   /** GL: largest texture side; elements per tensor are limited to its square. */
   readonly maxElements: number;
@@ -150,16 +162,21 @@ export class GpujsBackend implements Backend {
     const mode = opts.mode ?? probe.chosen;
     if (!mode) throw new BackendError(`gpujs: no usable gpu.js mode: ${probe.why}`);
     const st = probe.modes.find((s) => s.mode === mode);
-    if (!st || !st.usable) {
-      throw new BackendError(`gpujs: mode '${mode}' is not usable here: ${st?.reason ?? 'unknown mode'}${SYNC_MODES.includes(mode) ? '' : ' (the engine backend needs a synchronous mode)'}`);
+    const asyncOk = mode === 'webgpu' && opts.allowAsync === true && st?.available === true;
+    if (!st || (!st.usable && !asyncOk)) {
+      throw new BackendError(
+        `gpujs: mode '${mode}' is not usable here: ${st?.reason ?? 'unknown mode'}${SYNC_MODES.includes(mode) || !st?.available ? '' : ' (the engine backend needs a synchronous mode; allowAsync: true runs it queued, for tests)'}`,
+      );
     }
     this.mode = mode;
     this.name = opts.name ?? 'gpujs';
-    this.kernelCacheSize = opts.kernelCacheSize ?? (Number(process.env.GSAE_GPUJS_KERNEL_CACHE) || KERNEL_CACHE_SIZE);
+    this.kernelCacheSize = opts.kernelCacheSize ?? (Number(env('GSAE_GPUJS_KERNEL_CACHE')) || KERNEL_CACHE_SIZE);
     this.g = loadGpuJs();
     this.gpu = new this.g.GPU({ mode });
-    this.gl = !HOST_MODES.includes(mode);
-    this.codegen = { gl: this.gl };
+    this.isAsync = mode === 'webgpu';
+    this.gl = !HOST_MODES.includes(mode) && !this.isAsync;
+    // WGSL, like GLSL, leaves tanh overflow and pow of a negative base undefined: guarded math too
+    this.codegen = { gl: this.gl || this.isAsync };
     const side = st.maxTextureSize ?? 0;
     this.maxElements = this.gl ? side * side : Number.MAX_SAFE_INTEGER;
   }
@@ -211,7 +228,32 @@ export class GpujsBackend implements Backend {
     const b = buf as DeviceBuffer;
     this.buffers--;
     this.bytes -= b.bytes;
-    this.setStore(b, null);
+    // async mode: queued ops may still read it
+    if (this.isAsync) this.enqueue(() => this.setStore(b, null));
+    else this.setStore(b, null);
+  }
+
+  /**
+   * Async mode (webgpu): waits for every queued op, then reads the values of all live tensors back
+   * to the host so that `download` (Tensor.toArray) can answer synchronously. The first error of a
+   * queued op is thrown here (the queue then starts afresh). A no-op in synchronous modes.
+   */
+  async flush(): Promise<void> {
+    const q = this.queue;
+    this.queue = Promise.resolve();
+    await q;
+    for (const s of [...this.liveStores]) {
+      if (s.host || s.refs === 0) continue;
+      const e = s.tex.entries().next().value as [number, { t: GpuTexture }] | undefined;
+      if (!e) continue;
+      const [C, { t }] = e;
+      const n = t.output.reduce((p, d) => p * d, 1);
+      s.host = flatten(await (t.toArray() as unknown as Promise<unknown>), n, C);
+    }
+  }
+
+  private enqueue(step: () => void | Promise<void>): void {
+    this.queue = this.queue.then(step);
   }
 
   memory(): MemoryInfo {
@@ -259,10 +301,12 @@ export class GpujsBackend implements Backend {
     const old = b.store;
     b.store = s;
     if (s && s.refs === 1 && s !== old) {
+      if (this.isAsync) this.liveStores.add(s);
       this.liveStorages++;
       this.liveTextures += s.tex.size;
     }
     if (old && --old.refs === 0) {
+      this.liveStores.delete(old);
       this.liveStorages--;
       this.liveTextures -= old.tex.size;
       for (const { t, kernel } of old.tex.values()) {
@@ -279,6 +323,7 @@ export class GpujsBackend implements Backend {
     const s = b.store;
     if (!s) throw new BackendError('gpujs: read of a buffer that was never written');
     if (s.host) return s.host;
+    if (this.isAsync) throw new BackendError(`gpujs(${this.mode}): values are still on the GPU (asynchronous mode): await backend.flush() before reading them`);
     const [C, { t }] = s.tex.entries().next().value as [number, { t: GpuTexture }];
     return flatten(t.toArray(), b.size, C);
   }
@@ -288,6 +333,20 @@ export class GpujsBackend implements Backend {
   run(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs): void {
     // cpu mode computes indices in float64 JavaScript numbers and needs no check
     if (this.mode !== 'cpu') for (const t of [...inputs, ...outputs]) this.checkView(op, t);
+    if (this.isAsync) {
+      // queued: the tensors may be disposed before the step runs (their buffers are not: frees
+      // are queued behind it), so keep plain references
+      const plain = (t: TensorRef): TensorRef => ({ buf: t.buf, shape: t.shape, dtype: t.dtype });
+      const ins = inputs.map(plain);
+      const outs = outputs.map(plain);
+      this.enqueue(() => this.runStep(op, ins, outs, attrs));
+      return;
+    }
+    this.runStep(op, inputs, outputs, attrs) as void;
+  }
+
+  /** Runs one op now; a Promise in async mode (webgpu kernels resolve asynchronously). */
+  private runStep(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs): void | Promise<void> {
     if (outputs.every((o) => o.buf.bytes === 0)) {
       for (const o of outputs) {
         this.setStore(o.buf as DeviceBuffer, { refs: 1, host: new Float32Array(0), tex: new Map() });
@@ -296,17 +355,24 @@ export class GpujsBackend implements Backend {
       return;
     }
     const res = outputs.length === 1 ? this.native(op, inputs, outputs[0]!, attrs) : new Fallback('multi-output op');
-    if (res instanceof Fallback) return this.fallback(op, inputs, outputs, attrs, res.reason);
+    if (res instanceof Fallback) return this.fallbackStep(op, inputs, outputs, attrs, res.reason);
     const out = outputs[0]!.buf as DeviceBuffer;
+    const degraded = `gpu.js degraded the kernel from ${this.mode} to another backend`;
     if ('alias' in res) {
       const src = (res.alias.buf as DeviceBuffer).store!;
       src.refs++;
       this.setStore(out, src);
     } else {
       const ok = this.execute(op, res.plan, inputs, out, outputs[0]!.shape);
-      if (!ok) return this.fallback(op, inputs, outputs, attrs, `gpu.js degraded the kernel from ${this.mode} to another backend`);
+      if (ok instanceof Promise) return ok.then((done) => (done ? this.ran(op, out, res.range) : this.fallbackStep(op, inputs, outputs, attrs, degraded)));
+      if (!ok) return this.fallback(op, inputs, outputs, attrs, degraded);
     }
-    if (out.dtype === 'int32') out.range = res.range ?? null;
+    this.ran(op, out, res.range);
+  }
+
+  /** Bookkeeping after a native run: the int32 bounds of the result, the count. */
+  private ran(op: string, out: DeviceBuffer, range: Range | undefined): void {
+    if (out.dtype === 'int32') out.range = range ?? null;
     if (out.dtype === 'int32' && !out.range) throw new BackendError(`gpujs: internal: int32 result of ${op} has no value bounds`);
     this.nativeLog.set(op, (this.nativeLog.get(op) ?? 0) + 1);
   }
@@ -319,6 +385,18 @@ export class GpujsBackend implements Backend {
         `gpujs(${this.mode}): ${op}: tensor ${fmtShape(t.shape)} has ${R} rows of ${C} (last axis); gpu.js kernels index rows and columns in float32, exact below 2^24 = ${EXACT_INT}`,
       );
     }
+  }
+
+  /** The host fallback; in async mode the inputs are read back from the GPU first. */
+  private fallbackStep(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs, reason: string): void | Promise<void> {
+    if (!this.isAsync) return this.fallback(op, inputs, outputs, attrs, reason);
+    return Promise.all(
+      inputs.map(async (t) => {
+        const s = (t.buf as DeviceBuffer).store;
+        const e = s && !s.host ? (s.tex.entries().next().value as [number, { t: GpuTexture }] | undefined) : undefined;
+        if (s && e) s.host = flatten(await (e[1].t.toArray() as unknown as Promise<unknown>), e[1].t.output.reduce((p, d) => p * d, 1), e[0]);
+      }),
+    ).then(() => this.fallback(op, inputs, outputs, attrs, reason));
   }
 
   private fallback(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs, reason: string): void {
@@ -338,7 +416,7 @@ export class GpujsBackend implements Backend {
   }
 
   /** Runs a plan; false if gpu.js silently degraded it to another mode (the caller falls back). */
-  private execute(op: string, plan: KernelPlan, inputs: readonly TensorRef[], out: DeviceBuffer, outShape: Shape): boolean {
+  private execute(op: string, plan: KernelPlan, inputs: readonly TensorRef[], out: DeviceBuffer, outShape: Shape): boolean | Promise<boolean> {
     const argKinds = plan.args.map((a) => ('tensor' in a ? (this.gl ? 'NumberTexture' : 'Input') : 'Float'));
     // the source may not mention an operand's size (broadcast or indexed axes): it is part of the key
     const argViews = plan.args.map((a) => ('tensor' in a ? viewKey(inputs[a.tensor]!.shape) : 's'));
@@ -361,14 +439,24 @@ export class GpujsBackend implements Backend {
     }
     // gpu.js degrades kernels it cannot build (to its cpu backend) with only a console warning;
     // the class of the kernel that ran says which backend it was
-    const ran = kernel.kernel?.constructor;
-    if (ran !== this.kernelClass()) {
-      if (process.env.GSAE_GPUJS_DEBUG) console.warn(`gpujs: ${op} degraded: ${kernel.kernel?.fallbackReason}\n${plan.source}`);
-      if (result && typeof (result as GpuTexture).delete === 'function') (result as GpuTexture).delete();
-      return false;
+    const ranAs = kernel.kernel?.constructor;
+    const degraded = ranAs !== this.kernelClass();
+    if (degraded && env('GSAE_GPUJS_DEBUG')) console.warn(`gpujs: ${op} degraded: ${kernel.kernel?.fallbackReason}\n${plan.source}`);
+    const adopt = (r: unknown): boolean => {
+      if (degraded) {
+        if (r && typeof (r as GpuTexture).delete === 'function') (r as GpuTexture).delete();
+        return false;
+      }
+      this.adoptResult(out, r, outShape, key);
+      return true;
+    };
+    if (result instanceof Promise) {
+      return result.then(adopt, (e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new BackendError(`gpujs(${this.mode}): ${op} ${fmtShape(outShape)}: gpu.js could not build or run its kernel: ${msg.split('\n')[0]}`);
+      });
     }
-    this.adoptResult(out, result, outShape, key);
-    return true;
+    return adopt(result);
   }
 
   /** The gpu.js kernel class of this mode. */
@@ -379,6 +467,7 @@ export class GpujsBackend implements Backend {
       case 'webgl2': return g.WebGL2Kernel;
       case 'webgl': return g.WebGLKernel;
       case 'webasm': return g.WebAssemblyKernel;
+      case 'webgpu': return g.WebGPUKernel;
       case 'cpu': return g.CPUKernel;
       default: throw new BackendError(`gpujs: mode ${this.mode} has no synchronous kernel class`);
     }
@@ -445,6 +534,20 @@ export class GpujsBackend implements Backend {
     const { C, R } = viewOf(t.shape);
     // gpu.js cannot take an empty array; kernels never read an empty operand (their loops over it are empty)
     if (C * R === 0) return this.emptyOperand();
+    if (this.isAsync) {
+      // a GPU buffer is flat in [C, 1, R] order for every view: a view with other columns is the
+      // same buffer under other dimensions (a refcounted handle, kept with the storage)
+      const have = s.tex.get(C);
+      if (have) return have.t;
+      const first = s.tex.values().next().value as { t: GpuTexture & { clone(): GpuTexture & { output: number[] } }; kernel: string } | undefined;
+      if (!first) return this.g.input(s.host!, [C, 1, R]);
+      const v = first.t.clone();
+      v.output = [C, 1, R];
+      s.tex.set(C, { t: v, kernel: first.kernel });
+      this.outputsOf.set(first.kernel, (this.outputsOf.get(first.kernel) ?? 0) + 1);
+      this.liveTextures++;
+      return v;
+    }
     if (!this.gl) return this.g.input(s.host!, [C, 1, R]);
     const have = s.tex.get(C);
     if (have) return have.t;
@@ -477,6 +580,13 @@ export class GpujsBackend implements Backend {
 
   private adoptResult(out: DeviceBuffer, result: unknown, shape: Shape, kernel: string): void {
     const { C } = viewOf(shape);
+    if (this.isAsync) {
+      const r = result as Partial<GpuTexture> | null;
+      if (!r || typeof r.toArray !== 'function' || typeof r.delete !== 'function') throw new BackendError(`gpujs(${this.mode}): internal: pipeline kernel returned no GPU buffer`);
+      this.outputsOf.set(kernel, (this.outputsOf.get(kernel) ?? 0) + 1);
+      this.setStore(out, { refs: 1, host: null, tex: new Map([[C, { t: r as GpuTexture, kernel }]]) });
+      return;
+    }
     if (this.gl) {
       if (!(result instanceof this.g.Texture)) throw new BackendError(`gpujs(${this.mode}): internal: pipeline kernel returned no texture`);
       this.outputsOf.set(kernel, (this.outputsOf.get(kernel) ?? 0) + 1);
@@ -709,8 +819,7 @@ registerBackend({
 });
 
 function hardwareGpuAsserted(): boolean {
-  const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
-  if (!inBrowser && process.env.GSAE_GPUJS_HARDWARE !== '1') return false;
+  if (inNode() && env('GSAE_GPUJS_HARDWARE') !== '1') return false;
   try {
     return probeGpujs().hardwareGpu;
   } catch {

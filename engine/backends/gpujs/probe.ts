@@ -11,7 +11,7 @@
  *
  * The probe is synchronous and cached; `probeWebGpuAdapter()` adds the asynchronous adapter check.
  */
-import { firstLine, loadDawn, loadGpuJs, loadHeadlessGl } from './gpujs_module.js';
+import { env, firstLine, inNode, loadDawn, loadGpuJs, loadHeadlessGl, type GlContext } from './gpujs_module.js';
 
 export const GPUJS_MODES = ['webgpu', 'headlessgl', 'webgl2', 'webgl', 'webasm', 'cpu'] as const;
 export type GpujsMode = (typeof GPUJS_MODES)[number];
@@ -59,7 +59,7 @@ let cached: ProbeResult | null = null;
 export function probeGpujs(refresh = false): ProbeResult {
   if (cached && !refresh) return cached;
   const modes = GPUJS_MODES.map((m) => probeMode(m));
-  const forced = process.env.GSAE_GPUJS_MODE;
+  const forced = env('GSAE_GPUJS_MODE');
   let chosen: GpujsMode | null = null;
   let why: string;
   if (forced) {
@@ -123,12 +123,12 @@ let dawnWired: { ok: true; file: string } | { ok: false; error: string } | null 
 function probeWebGpuSync(): ModeStatus {
   const base = { mode: 'webgpu' as const, hardware: false, arithmetic: 'float32' as const };
   const syncReason =
-    "gpu.js's webgpu kernels are asynchronous (every call returns a Promise) and the engine's Backend interface is synchronous, so the 'gpujs' backend cannot drive this mode";
+    "gpu.js's webgpu kernels are asynchronous (every call returns a Promise) and the engine's Backend interface is synchronous, so the engine cannot use this mode as its 'gpujs' backend (GpujsBackend with allowAsync: true runs it queued, for tests)";
   const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
   if (nav?.gpu) {
     return { ...base, available: true, usable: false, reason: `navigator.gpu is present (adapter not yet requested: see probeWebGpuAdapter); ${syncReason}` };
   }
-  if (typeof process === 'undefined' || !process.versions?.node) {
+  if (!inNode()) {
     return { ...base, available: false, usable: false, reason: 'this browser exposes no navigator.gpu' };
   }
   if (!dawnWired) {
@@ -168,11 +168,12 @@ export async function probeWebGpuAdapter(): Promise<{ available: boolean; reason
 /** headless-gl: the native `gl` module must be built, and it needs an X display for a context. */
 function probeHeadlessGl(): ModeStatus {
   const base = { mode: 'headlessgl' as const, arithmetic: 'float32 (GPU, driver-defined transcendental precision)' as const };
+  if (!inNode()) return { ...base, available: false, usable: false, hardware: false, reason: 'headless-gl is a Node module; in a browser, webgl2 and webgl provide GL' };
   const loaded = loadHeadlessGl();
   if ('error' in loaded) return { ...base, available: false, usable: false, hardware: false, reason: loaded.error };
   const ctx = loaded.create(2, 2, { preserveDrawingBuffer: true });
   if (!ctx) {
-    const display = process.env.DISPLAY;
+    const display = env('DISPLAY');
     return {
       ...base,
       available: false,
@@ -192,7 +193,7 @@ function probeHeadlessGl(): ModeStatus {
   // extension), so a hardware GPU cannot be confirmed from here: treat it as software unless the
   // user asserts otherwise. Under Xvfb it is always Mesa's llvmpipe.
   const opaque = /^ANGLE$|stack-gl/i.test(renderer);
-  const hardware = opaque ? process.env.GSAE_GPUJS_HARDWARE === '1' : !isSoftwareRenderer(renderer);
+  const hardware = opaque ? env('GSAE_GPUJS_HARDWARE') === '1' : !isSoftwareRenderer(renderer);
   if (!hasFloat) {
     return { ...base, available: false, usable: false, hardware, renderer, maxTextureSize, reason: `renderer '${renderer}' lacks OES_texture_float (no single-precision textures)` };
   }
@@ -211,16 +212,39 @@ function probeHeadlessGl(): ModeStatus {
   };
 }
 
+/**
+ * WebGL2 / WebGL in a browser page: gpu.js's own context test must pass, and a context of our own
+ * gives the renderer (hardware or a software rasteriser such as SwiftShader), the largest texture
+ * side and whether single-precision float textures can be rendered to.
+ */
 function probeBrowserGl(mode: 'webgl2' | 'webgl'): ModeStatus {
   const base = { mode, hardware: false, arithmetic: 'float32 (GPU, driver-defined transcendental precision)' as const };
-  if (typeof (globalThis as { document?: unknown }).document === 'undefined' && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
-    return { ...base, available: false, usable: false, reason: `${mode === 'webgl2' ? 'WebGL2' : 'WebGL'} is a browser API (no document/OffscreenCanvas here); in Node, headlessgl provides GL` };
+  const name = mode === 'webgl2' ? 'WebGL2' : 'WebGL';
+  const doc = (globalThis as { document?: { createElement(t: 'canvas'): { getContext(k: string, o?: unknown): unknown } } }).document;
+  const Offscreen = (globalThis as { OffscreenCanvas?: new (w: number, h: number) => { getContext(k: string, o?: unknown): unknown } }).OffscreenCanvas;
+  if (inNode() || (!doc && !Offscreen)) {
+    return { ...base, available: false, usable: false, reason: `${name} is a browser API (no document/OffscreenCanvas here); in Node, headlessgl provides GL (the browser modes are tested in headless Chromium: test/backends/gpujs/browser.test.ts)` };
   }
   const g = loadGpuJs();
   const ok = mode === 'webgl2' ? g.GPU.isWebGL2Supported : g.GPU.isWebGLSupported;
-  if (!ok) return { ...base, available: false, usable: false, reason: `this browser cannot create a ${mode} context` };
-  // Renderer identity is not read in the browser yet: never claim hardware without knowing it.
-  return { ...base, available: true, usable: true };
+  if (!ok) return { ...base, available: false, usable: false, reason: `this browser cannot create a ${mode} context for gpu.js` };
+  const canvas = doc ? doc.createElement('canvas') : new Offscreen!(2, 2);
+  const ctx = canvas.getContext(mode) as (GlContext & { getSupportedExtensions(): string[] | null }) | null;
+  if (!ctx) return { ...base, available: false, usable: false, reason: `this browser cannot create a ${mode} context` };
+  const dbg = ctx.getExtension('WEBGL_debug_renderer_info') as { UNMASKED_RENDERER_WEBGL: number } | null;
+  const renderer = String(dbg ? ctx.getParameter(dbg.UNMASKED_RENDERER_WEBGL) : ctx.getParameter(ctx.RENDERER));
+  const maxTextureSize = Number(ctx.getParameter(ctx.MAX_TEXTURE_SIZE));
+  // gpu.js reads float textures back through float render targets
+  const floatExt = mode === 'webgl2' ? ['EXT_color_buffer_float'] : ['OES_texture_float'];
+  const hasFloat = floatExt.every((e) => ctx.getExtension(e));
+  (ctx.getExtension('WEBGL_lose_context') as { loseContext(): void } | null)?.loseContext();
+  // a browser that hides the renderer (privacy settings) gives just 'WebKit WebGL' or similar:
+  // count that as software, never claim hardware without knowing it
+  const named = Boolean(dbg) && !/^(WebKit WebGL|Mozilla|Generic Renderer)$/i.test(renderer);
+  const hardware = named && !isSoftwareRenderer(renderer);
+  const info = { ...base, hardware, renderer: named ? renderer : `${renderer} (driver renderer hidden; counted as software)`, maxTextureSize };
+  if (!hasFloat) return { ...info, available: false, usable: false, reason: `renderer '${renderer}' lacks ${floatExt.join(', ')} (no single-precision textures)` };
+  return { ...info, available: true, usable: true };
 }
 
 /** One line per mode, for `gsae backends` and test logs. */

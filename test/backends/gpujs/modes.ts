@@ -8,37 +8,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import * as E from '../../../engine/index.js';
 import { probeGpujs, registerGpujsMode, type GpujsMode, type ProbeResult } from '../../../engine/backends/gpujs/index.js';
+import { TOLERANCE, type ModeTolerance } from './compare_core.js';
 
 export const SEED = Number(process.env.GSAE_TEST_SEED ?? 20240917);
 
-/** How far each mode may be from the reference, in ulps of the reference value (see compare.ts). */
-export interface ModeTolerance {
-  /** +, -, *, comparisons, movement: exact in IEEE float32 */
-  exactUlps: number;
-  /** division, sqrt and transcendental functions */
-  mathUlps: number;
-  /** short formulas of several rounded float32 steps (gelu, geluGrad) against the float64 reference */
-  formulaUlps: number;
-  /** absolute floor for transcendental results near zero */
-  mathAbs: number;
-  /** float32 subnormals may read as zero (GPUs flush them) */
-  flushesSubnormals?: boolean;
-}
-
-export const TOLERANCE: Record<GpujsMode, ModeTolerance> = {
-  // webasm imports JavaScript's Math for transcendentals and rounds to float32: as the reference
-  webasm: { exactUlps: 0, mathUlps: 1, formulaUlps: 16, mathAbs: 0 },
-  // cpu computes in float64 and stores float32: as the reference
-  cpu: { exactUlps: 0, mathUlps: 1, formulaUlps: 16, mathAbs: 0 },
-  // GPU built-ins (exp, log, pow, division) are approximations whose error the GLSL ES spec leaves
-  // to the driver; measured on Mesa llvmpipe they stay within a few ulps (see the report)
-  headlessgl: { exactUlps: 0, mathUlps: 64, formulaUlps: 256, mathAbs: 1e-6, flushesSubnormals: true },
-  webgl2: { exactUlps: 0, mathUlps: 64, formulaUlps: 256, mathAbs: 1e-6, flushesSubnormals: true },
-  webgl: { exactUlps: 0, mathUlps: 64, formulaUlps: 256, mathAbs: 1e-6, flushesSubnormals: true },
-  webgpu: { exactUlps: 0, mathUlps: 64, formulaUlps: 256, mathAbs: 1e-6, flushesSubnormals: true },
-};
+export { TOLERANCE, onBackend, type ModeTolerance } from './compare_core.js';
 
 export interface ModeUnderTest {
   mode: GpujsMode;
@@ -128,15 +103,4 @@ export async function modesUnderTest(): Promise<{ modes: ModeUnderTest[]; skippe
   }
   cache = { modes, skipped, probe };
   return cache;
-}
-
-/** Runs fn with `name` as the engine's backend, restoring the previous one. */
-export function onBackend<T>(name: string, fn: () => T): T {
-  const prev = E.backend().name;
-  E.setBackend(name);
-  try {
-    return fn();
-  } finally {
-    E.setBackend(prev);
-  }
 }
