@@ -19,6 +19,26 @@ export interface TensorRef {
 
 export type Attrs = Readonly<Record<string, unknown>>;
 
+/**
+ * One kernel launch of a jit plan (engine/jit.ts): the op, the value slots it reads and writes,
+ * the outputs' shapes and types, and its attributes.
+ */
+export interface PlanStep {
+  op: string;
+  ins: number[];
+  outs: number[];
+  outMeta: { shape: Shape; dtype: DType }[];
+  attrs: Attrs;
+}
+
+/** What a backend may use when it rewrites a jit plan (`Backend.compilePlan`). */
+export interface PlanInfo {
+  /** slots the plan returns: they must still be written by some step */
+  escapes: ReadonlySet<number>;
+  /** constant slots (captured at trace time) holding one float32 value, with that value */
+  scalarConsts: ReadonlyMap<number, number>;
+}
+
 export interface MemoryInfo {
   /** live buffers held by the backend */
   buffers: number;
@@ -40,6 +60,14 @@ export interface Backend {
   /** Runs `op`'s kernel, writing every output buffer completely. */
   run(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs): void;
   memory(): MemoryInfo;
+  /**
+   * Optional: rewrites a jit plan once, when it is traced (e.g. fuses chains of elementwise
+   * launches into one kernel). The result must write every slot in `info.escapes` and every slot a
+   * kept step reads, in an order where each slot is written before it is read; it may drop steps
+   * whose outputs nothing else reads and use op names only this backend's `run` knows (the plan is
+   * replayed on this backend only). Without it, plans replay as recorded.
+   */
+  compilePlan?(steps: readonly PlanStep[], info: PlanInfo): PlanStep[];
   /** Releases threads, contexts and pools (optional). */
   shutdown?(): void;
 }

@@ -39,6 +39,8 @@ export { matmul } from './ops/matmul.js';
 export * from './ops/indexing.js';
 export * from './ops/create.js';
 export * from './ops/topk.js';
+export * from './ops/sparse.js';
+export * from './ops/optim.js';
 export * from './nn/functional.js';
 export { flatten, mapTensors, tensorLeaves } from './tree.js';
 export * from './io/safetensors.js';

@@ -17,22 +17,14 @@
  * (params, moments) to new ones then never holds old and new copies of everything at once; the
  * caller must not use donated tensors after the call (they are disposed).
  */
-import type { Attrs } from './backend.js';
-import type { DType } from './dtype.js';
+import type { Attrs, PlanStep } from './backend.js';
 import { JitError, fmtShape } from './errors.js';
 import { allocTensor, backend, fromArray, isTracked, keep, readTensorUnchecked, setRecorder, tidy, withAbstractOps, type Recorder } from './engine.js';
 import { stopGradient } from './ops/create.js';
-import type { Shape } from './shape.js';
 import { Tensor } from './tensor.js';
 import { flatten } from './tree.js';
 
-interface Step {
-  op: string;
-  ins: number[];
-  outs: number[];
-  outMeta: { shape: Shape; dtype: DType }[];
-  attrs: Attrs;
-}
+type Step = PlanStep;
 
 type OutRef = { kind: 'slot'; slot: number } | { kind: 'static'; value: unknown };
 
@@ -93,6 +85,17 @@ class PlanRecorder implements Recorder {
   }
 }
 
+/** The backend's optional plan rewrite (e.g. kernel fusion); the recorded steps otherwise. */
+function compileSteps(rec: PlanRecorder, escapes: ReadonlySet<number>): Step[] {
+  const b = backend();
+  if (!b.compilePlan) return rec.steps;
+  const scalarConsts = new Map<number, number>();
+  for (const [slot, t] of rec.consts) {
+    if (t.dtype === 'float32' && t.size === 1) scalarConsts.set(slot, readTensorUnchecked(t)[0]!);
+  }
+  return b.compilePlan(rec.steps, { escapes, scalarConsts });
+}
+
 /** Shapes, dtypes, static values, and which tensor arguments are the same object (aliasing). */
 function signature(leaves: readonly unknown[], structure: string, backendName: string): string {
   const parts = leaves.map((l, i) =>
@@ -141,17 +144,24 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
     const outputs: OutRef[] = out.leaves.map((l) => (l instanceof Tensor ? { kind: 'slot', slot: rec.slotOf(l) } : { kind: 'static', value: l }));
     // liveness: free each intermediate after its last use, unless it is an input, const or output
     const keepSlots = new Set<number>(outputs.flatMap((o) => (o.kind === 'slot' ? [o.slot] : [])));
+    let steps: Step[];
+    try {
+      steps = compileSteps(rec, keepSlots);
+    } catch (e) {
+      for (const t of rec.consts.values()) t.dispose();
+      throw e;
+    }
     const last = new Map<number, number>();
-    rec.steps.forEach((s, i) => {
+    steps.forEach((s, i) => {
       for (const x of [...s.ins, ...s.outs]) last.set(x, i);
     });
-    const frees: number[][] = rec.steps.map(() => []);
+    const frees: number[][] = steps.map(() => []);
     for (const [slot, i] of last) {
       if ((slot < inputs.length && !donated.has(slot)) || rec.consts.has(slot) || keepSlots.has(slot)) continue;
       frees[i]!.push(slot);
     }
     const donatedUnused = [...donated].filter((s) => !last.has(s) && !keepSlots.has(s));
-    return { nInputs: inputs.length, steps: rec.steps, consts: rec.consts, outputs, rebuild: out.rebuild, frees, donatedUnused };
+    return { nInputs: inputs.length, steps, consts: rec.consts, outputs, rebuild: out.rebuild, frees, donatedUnused };
   };
 
   const replay = (plan: Plan, inputs: Tensor[]): unknown => {

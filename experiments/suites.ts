@@ -57,12 +57,48 @@ const gsaeRun = (k: number, beta: number, extra: Partial<SaeTrainConfig> = {}): 
   ...extra,
 });
 
+/**
+ * Sparsity settings of the penalty variants, calibrated on the default model with
+ * experiments/scripts/variants_table.ts (sweep and table in sae/README.md; the defaults in
+ * sae/config.ts are the middle values). Held-out L0 after 240k tokens at lr 4e-3, no warm-up (d_sae 1024):
+ *   relu_l1 λ 1 → 28.7, 1.5 → 17.5, 2 → 11.9;   gated λ 1 → 62, 2 → 24.3, 4 → 10.0;
+ *   jumprelu (θ0 0.5, ε 0.05) λ 0.1 → 23.2, 0.3 → 16.7, 1 → 11.6, 3 → 10.0.
+ * After 1M tokens at the default lr the middle values give L0 21.3, 30.2 and 23.0, so the same
+ * grids serve the full preset (4M tokens, default lr), extended at both ends.
+ */
+const PENALTY_GRID = {
+  quick: { relu_l1: [1, 2], gated: [2, 4], jumprelu: [0.1, 1] },
+  full: { relu_l1: [0.5, 1, 1.5, 2, 3], gated: [0.5, 1, 2, 3, 4], jumprelu: [0.03, 0.1, 0.3, 1, 3] },
+};
+
+/**
+ * Every quick preset (all three suites) trains at lr 4e-3 (20 warm-up steps) instead of the
+ * TopK rule's 8e-4 (d_sae 1024): 235 steps at 8e-4 leave every variant far from converged, and the
+ * penalty variants worst of all (their L0 starts near m/2 and falls slowly; log θ and r_mag move
+ * about lr per step). Held-out, 240k tokens, 8e-4 → 4e-3 (sae/README.md): TopK k16 FVU .055 →
+ * .026, g-SAE k16 β1 .063 → .027, BatchTopK k16 .065 → .023; relu_l1 λ1.5 L0 126 → 19 (FVU .21 →
+ * .094), gated λ2 L0 161 → 28 (.12 → .045), jumprelu λ0.3 L0 62 → 20 (.12 → .049). One LR for
+ * all keeps the frontier comparable.
+ */
+const QUICK_OPT = { lr: 4e-3, lrWarmupSteps: 20 };
+
+const penaltyRuns = (preset: 'quick' | 'full'): RunSpec[] => {
+  const g = PENALTY_GRID[preset];
+  const opt = preset === 'quick' ? QUICK_OPT : {};
+  return [
+    ...g.relu_l1.map((l) => ({ id: `relu-l1-${l}`, group: 'ReLU-L1', variant: 'relu_l1' as const, l1Coefficient: l, ...opt })),
+    ...g.gated.map((l) => ({ id: `gated-${l}`, group: 'Gated', variant: 'gated' as const, l1Coefficient: l, ...opt })),
+    // θ0 and ε are the config defaults, stated so the runs do not change if those do
+    ...g.jumprelu.map((l) => ({ id: `jumprelu-${l}`, group: 'JumpReLU', variant: 'jumprelu' as const, l1Coefficient: l, initThreshold: 0.5, bandwidth: 0.05, ...opt })),
+  ];
+};
+
 export const SUITES: Record<string, Suite> = {
   'gsae-vs-topk': {
     name: 'gsae-vs-topk',
     describe: 'g-SAE against TopK: k sweep × β sweep on one hook (FVU, loss added, dead latents, steering)',
     presets: {
-      quick: { ...base(true), question: 'Does the gradient-aware selection lower loss added at equal k, leave fewer dead latents and steer more strongly?', runs: [8, 32].flatMap((k) => [0, 1, 4].map((b) => gsaeRun(k, b))) },
+      quick: { ...base(true), question: 'Does the gradient-aware selection lower loss added at equal k, leave fewer dead latents and steer more strongly?', runs: [8, 32].flatMap((k) => [0, 1, 4].map((b) => gsaeRun(k, b, QUICK_OPT))) },
       full: { ...base(false), question: 'Does the gradient-aware selection lower loss added at equal k, leave fewer dead latents and steer more strongly?', runs: [8, 16, 32, 64].flatMap((k) => [0, 0.5, 1, 2, 4].map((b) => gsaeRun(k, b))) },
     },
   },
@@ -74,12 +110,10 @@ export const SUITES: Record<string, Suite> = {
         ...base(true),
         question: 'Which architecture gives the best L0/fidelity frontier, and which shrinks its reconstructions?',
         runs: [
-          ...[8, 32].map((k) => gsaeRun(k, 0)),
-          ...[8, 32].map((k) => gsaeRun(k, 1)),
-          ...[8, 32].map((k) => ({ id: `batchtopk-k${k}`, group: 'BatchTopK', variant: 'batchtopk' as const, k })),
-          ...[2, 8].map((l) => ({ id: `relu-l1-${l}`, group: 'ReLU-L1', variant: 'relu_l1' as const, l1Coefficient: l })),
-          ...[0.5, 2].map((l) => ({ id: `gated-${l}`, group: 'Gated', variant: 'gated' as const, l1Coefficient: l })),
-          ...[0.05, 0.3].map((l) => ({ id: `jumprelu-${l}`, group: 'JumpReLU', variant: 'jumprelu' as const, l1Coefficient: l })),
+          ...[8, 32].map((k) => gsaeRun(k, 0, QUICK_OPT)),
+          ...[8, 32].map((k) => gsaeRun(k, 1, QUICK_OPT)),
+          ...[8, 32].map((k) => ({ id: `batchtopk-k${k}`, group: 'BatchTopK', variant: 'batchtopk' as const, k, ...QUICK_OPT })),
+          ...penaltyRuns('quick'),
         ],
       },
       full: {
@@ -89,9 +123,7 @@ export const SUITES: Record<string, Suite> = {
           ...[8, 16, 32, 64].map((k) => gsaeRun(k, 0)),
           ...[8, 16, 32, 64].map((k) => gsaeRun(k, 1)),
           ...[8, 16, 32, 64].map((k) => ({ id: `batchtopk-k${k}`, group: 'BatchTopK', variant: 'batchtopk' as const, k })),
-          ...[1, 2, 4, 8, 16].map((l) => ({ id: `relu-l1-${l}`, group: 'ReLU-L1', variant: 'relu_l1' as const, l1Coefficient: l })),
-          ...[0.25, 0.5, 1, 2, 4].map((l) => ({ id: `gated-${l}`, group: 'Gated', variant: 'gated' as const, l1Coefficient: l })),
-          ...[0.02, 0.05, 0.1, 0.3, 1].map((l) => ({ id: `jumprelu-${l}`, group: 'JumpReLU', variant: 'jumprelu' as const, l1Coefficient: l })),
+          ...penaltyRuns('full'),
         ],
       },
     },
@@ -104,11 +136,11 @@ export const SUITES: Record<string, Suite> = {
         ...base(true),
         question: 'Which g-SAE options matter, and does β = 0 reproduce TopK exactly?',
         runs: [
-          gsaeRun(16, 0),
-          { id: 'gsae-k16-b0', group: 'g-SAE β=0', variant: 'gsae', k: 16, beta: 0 },
-          gsaeRun(16, 1),
-          { ...gsaeRun(16, 1), id: 'gsae-k16-b1-values', group: "g-SAE β=1 valueSource 's'", valueSource: 's' },
-          { id: 'gsae-k16-raw', group: "g-SAE β=1 gradNorm 'none'", variant: 'gsae', k: 16, beta: 1, gradNorm: 'none' },
+          gsaeRun(16, 0, QUICK_OPT),
+          { id: 'gsae-k16-b0', group: 'g-SAE β=0', variant: 'gsae', k: 16, beta: 0, ...QUICK_OPT },
+          gsaeRun(16, 1, QUICK_OPT),
+          { ...gsaeRun(16, 1, QUICK_OPT), id: 'gsae-k16-b1-values', group: "g-SAE β=1 valueSource 's'", valueSource: 's' },
+          { id: 'gsae-k16-raw', group: "g-SAE β=1 gradNorm 'none'", variant: 'gsae', k: 16, beta: 1, gradNorm: 'none', ...QUICK_OPT },
         ],
       },
       full: {

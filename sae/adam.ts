@@ -29,7 +29,37 @@ export function adamScalars(lr: number, t: number, h: AdamHyper): { stepSize: nu
   return { stepSize: lr / bc1, sqrtBc2: Math.sqrt(bc2), decay: 1 - lr * h.weightDecay };
 }
 
+/**
+ * One Adam step for every parameter, each tensor in one pass of the fused `adamStep` primitive
+ * (bit-identical to `adamUpdateComposite`, ~5× less memory traffic on the large matrices).
+ */
 export function adamUpdate(
+  params: Params,
+  grads: Params,
+  state: AdamState,
+  sc: { stepSize: E.Tensor; sqrtBc2: E.Tensor; decay: E.Tensor },
+  h: AdamHyper,
+): { params: Params; state: AdamState } {
+  const out: Params = {};
+  const m: Params = {};
+  const v: Params = {};
+  const hyper = { beta1: h.adamBeta1, beta2: h.adamBeta2, eps: h.adamEps, decoupledDecay: h.weightDecay > 0 };
+  for (const name of Object.keys(params)) {
+    const g = grads[name];
+    if (!g) throw new Error(`adam: no gradient for parameter '${name}'`);
+    const r = E.adamStep(params[name]!, g, state.m[name]!, state.v[name]!, sc, hyper);
+    out[name] = r.p;
+    m[name] = r.m;
+    v[name] = r.v;
+  }
+  return { params: out, state: { m, v } };
+}
+
+/**
+ * The same update as a composite of elementwise ops (~13 passes per tensor): the definition the
+ * fused `adamStep` primitive reproduces bit for bit (tested); kept for that test and as documentation.
+ */
+export function adamUpdateComposite(
   params: Params,
   grads: Params,
   state: AdamState,

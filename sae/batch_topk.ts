@@ -2,9 +2,15 @@
  * BatchTopK SAE (Bussmann et al. 2024; METHODS §1.5): over a batch of B rows keep the B·k largest
  * pre-activations of the whole batch (ReLU'd; ties to the lower flat index), loss as TopK (with
  * AuxK). At inference a single threshold θ replaces the batch: f = ReLU(z) ⊙ 1[z > θ], where θ
- * is an exponential moving average (rate `thresholdLr`, as SAELens) of the smallest positive
- * kept value per training batch. It is saved as SAELens' JumpReLU with θ on every latent,
- * which is how SAELens itself exports BatchTopK SAEs for inference.
+ * is an exponential moving average (rate `thresholdLr`, as SAELens; the first batch sets it) of
+ * the smallest positive kept value per training batch. It is saved as SAELens' JumpReLU with θ
+ * on every latent, which is how SAELens itself exports BatchTopK SAEs for inference.
+ *
+ * The rate matters: the smallest kept value drifts while the encoder trains (on the default
+ * model it falls by half within the first hundred steps), and an EMA lags a drift by about
+ * 1/rate steps. SAELens' 0.01 on a 118-step run left θ near its initial value and halved the
+ * inference L0 (7.6 for k = 16); the default rate is therefore `autoThresholdLr(totalSteps)`
+ * (config.ts): 0.01 on long runs, a time constant of 5% of the run on short ones.
  */
 import * as E from '../engine/index.js';
 import type { SaeTrainConfig } from './config.js';

@@ -204,6 +204,96 @@ export function auxkLoss(p: Params, x: E.Tensor, xHat: E.Tensor, score: E.Tensor
   return sqErrPerBatch(e, eHat);
 }
 
+// ------------------------------------------------------------------ sparse TopK-family pieces
+
+/**
+ * The k-sparse code of a TopK-family SAE: latent indices idx [B, k] (int32) and their values
+ * [B, k]. Training through it (cfg.sparseKernels) uses the sparse row primitives, so the decoder
+ * and every gradient cost O(B·k·d) instead of O(B·m·d); only the ranking needs the dense z.
+ */
+export interface SparseCode {
+  idx: E.Tensor;
+  values: E.Tensor;
+}
+
+/**
+ * z_idx = (x − b_dec) @ W_enc[:, idx] + b_enc[idx] with a hand-written VJP. The forward reads the
+ * values from the dense z the ranking already computed (so they equal the dense path's bit for bit
+ * and cost a gather); the VJP is that of gatherDot((x − b_dec), W_enc, idx, 'cols') +
+ * gather(b_enc, idx), over the k picked latents only:
+ *   h = Σ of the cotangents per latent ([d_sae], a scatterAdd) — b_enc's gradient;
+ *   W_enc: scatterOuter(g, idx, x − b_dec);
+ *   b_dec: −W_enc h (the batch sum of x's gradient, one pass over W_enc instead of an
+ *          embeddingBag over W_enc's strided columns per row);
+ *   x (only when it is differentiated): embeddingBag(g, idx, W_enc).
+ * z itself gets no cotangent, so the dense matmul that made it has no backward.
+ */
+const pickedPreActs = E.customVjp(
+  'pickedPreActs',
+  (_x, _bDec, _W, _b, z, idx) => E.takeAlongAxis(z!, idx!, -1),
+  (c) => {
+    const [x, bDec, W, , , idx] = c.inputs as E.Tensor[];
+    const g = c.cotangents[0]!;
+    const [d, m] = W!.shape as [number, number];
+    const n = idx!.size;
+    const h = c.needsGrad[1] || c.needsGrad[3] ? E.scatterAdd(E.zeros([m], g.dtype), E.reshape(idx!, [n]), E.reshape(g, [n])) : null;
+    return [
+      c.needsGrad[0] ? E.embeddingBag(g, idx!, W!, 'cols') : null,
+      c.needsGrad[1] ? E.neg(E.reshape(E.matmul(W!, E.reshape(h!, [m, 1])), [d])) : null,
+      c.needsGrad[2] ? E.scatterOuter(g, idx!, E.sub(x!, bDec!), m, 'cols') : null,
+      c.needsGrad[3] ? h : null,
+      null,
+      null,
+    ];
+  },
+) as (x: E.Tensor, bDec: E.Tensor, W: E.Tensor, b: E.Tensor, z: E.Tensor, idx: E.Tensor) => E.Tensor;
+
+/**
+ * The pre-activations z = (x − b_dec) @ W_enc + b_enc at the picked latents only, [B, k].
+ * Differentiable in W_enc, b_enc, b_dec (and x), with sparse gradients. `z` must be the dense
+ * pre-activations of the same x (computed for the ranking): the values are read from it.
+ * Without it they are recomputed from xc = x − b_dec with gatherDot (same VJP).
+ */
+export function preActsAt(p: Params, x: E.Tensor, idx: E.Tensor, z?: E.Tensor): E.Tensor {
+  if (z) return pickedPreActs(x, p.b_dec!, p.W_enc!, p.b_enc!, z, idx);
+  return E.add(E.gatherDot(centre(x, p.b_dec!), p.W_enc!, idx, 'cols'), E.gather(p.b_enc!, idx));
+}
+
+/** x̂ = f @ W_dec + b_dec for the k-sparse f given by (idx, values): an embeddingBag of decoder rows. */
+export function decodeSparse(p: Params, code: SparseCode): E.Tensor {
+  return E.add(E.embeddingBag(code.values, code.idx, p.W_dec!, 'rows'), p.b_dec!);
+}
+
+/** The dense f [B, m] of a sparse code (zeros elsewhere). */
+export function densify(code: SparseCode, m: number): E.Tensor {
+  const [B] = code.idx.shape;
+  return E.scatterAddAlongAxis(E.zeros([B!, m], code.values.dtype), code.idx, code.values, -1);
+}
+
+/**
+ * AuxK (as `auxkLoss`) through the sparse kernels: the k_aux dead latents are ranked by the
+ * dense `score` (a constant: only the ranking uses it), their values come from `valuesAt(idx)`
+ * (recomputed at the picked latents, so the gradient is sparse) and ê is an embeddingBag of their
+ * decoder rows. Same loss as `auxkLoss` with values = valuesAt over all latents.
+ */
+export function auxkLossSparse(p: Params, x: E.Tensor, xHat: E.Tensor, score: E.Tensor, deadMask: E.Tensor, kAux: number, valuesAt: (idx: E.Tensor) => E.Tensor): E.Tensor {
+  const e = E.stopGradient(E.sub(x, xHat));
+  const idx = E.topkIndices(E.where(deadMask, score, -Infinity), kAux);
+  const picked = E.mul(E.relu(valuesAt(idx)), E.gather(deadMask, idx));
+  return sqErrPerBatch(e, E.embeddingBag(picked, idx, p.W_dec!, 'rows'));
+}
+
+/**
+ * Which latents fired anywhere in the batch ([d_sae], 1/0) and L0, from a sparse code without
+ * materialising the dense f: a scatter of (value > 0) over the B·k picks.
+ */
+export function sparseFiringStats(code: SparseCode, m: number): { fired: E.Tensor; l0: E.Tensor } {
+  const [B, k] = code.idx.shape as [number, number];
+  const on = E.greater(code.values, 0);
+  const hits = E.scatterAdd(E.zeros([m], on.dtype), E.reshape(code.idx, [B * k]), E.reshape(on, [B * k]));
+  return { fired: E.greater(hits, 0), l0: E.div(E.sum(on), B) };
+}
+
 /**
  * 1 where a latent fired (f > 0) anywhere in the batch, [d_sae]. "Fired" is f > 0 for every
  * variant (METHODS §2): ReLU, TopK, BatchTopK, JumpReLU and Gated all output exactly 0 when a
@@ -228,11 +318,15 @@ export function deadMaskOf(since: E.Tensor, deadTokens: number): E.Tensor {
 /** Metrics every variant reports: L0 and explained variance of the batch (METHODS §3 form). */
 export function batchMetrics(x: E.Tensor, xHat: E.Tensor, f: E.Tensor): { l0: E.Tensor; explainedVariance: E.Tensor } {
   const B = x.shape[0]!;
-  const l0 = E.div(E.sum(E.greater(f, 0)), B);
+  return { l0: E.div(E.sum(E.greater(f, 0)), B), explainedVariance: explainedVarianceOf(x, xHat) };
+}
+
+/** 1 − FVU of the batch. */
+export function explainedVarianceOf(x: E.Tensor, xHat: E.Tensor): E.Tensor {
   const e = E.sub(x, xHat);
   const c = E.sub(x, E.mean(x, 0, true));
   const fvu = E.div(E.sum(E.mul(e, e)), E.maximum(E.sum(E.mul(c, c)), 1e-30));
-  return { l0, explainedVariance: E.sub(1, fvu) };
+  return E.sub(1, fvu);
 }
 
 // ------------------------------------------------------------------ normalisation folding

@@ -64,7 +64,11 @@ export interface SaeTrainConfig {
   initThreshold: number;
 
   // ---- BatchTopK
-  /** EMA rate of the inference threshold (running estimate of the smallest kept value). */
+  /**
+   * EMA rate of the inference threshold (running estimate of the smallest kept value; the first
+   * batch sets it). 0 = auto: max(0.01, 20 / totalSteps), capped at 1, i.e. SAELens' 0.01 on
+   * long runs and a time constant of 5% of the run on short ones (see `autoThresholdLr`).
+   */
   thresholdLr: number;
 
   // ---- AuxK (topk, gsae, batchtopk)
@@ -75,6 +79,13 @@ export interface SaeTrainConfig {
   kAux: number;
   /** α of the AuxK term; 0 disables AuxK. */
   auxkCoefficient: number;
+  /**
+   * topk/gsae: train through the sparse row kernels (gatherDot/embeddingBag/scatterOuter): the
+   * dense encoder matmul only ranks latents; the kept values, the decoder and every gradient touch
+   * only the k (and k_aux) selected latents, O(B·k·d) instead of O(B·m·d). Same loss and gradients
+   * as the dense path up to float32 summation order; false = the dense path.
+   */
+  sparseKernels: boolean;
 
   // ---- init
   bDecInit: BDecInit;
@@ -121,7 +132,7 @@ export const BASE_DEFAULTS: Omit<SaeTrainConfig, 'variant' | 'dIn' | 'dSae'> = {
   beta: 1,
   valueSource: 'z',
   gradNorm: 'none',
-  l1Coefficient: 5,
+  l1Coefficient: 1.5,
   lambdaWarmupSteps: 0,
   april: false,
   aprilDecoderInitNorm: 0.1,
@@ -130,10 +141,11 @@ export const BASE_DEFAULTS: Omit<SaeTrainConfig, 'variant' | 'dIn' | 'dSae'> = {
   resampleWarmupSteps: 100,
   bandwidth: 0.001,
   initThreshold: 0.001,
-  thresholdLr: 0.01,
+  thresholdLr: 0,
   deadTokens: 10_000_000,
   kAux: 0,
   auxkCoefficient: 1 / 32,
+  sparseKernels: true,
   bDecInit: 'geometric_median',
   initSamples: 4096,
   normalizeActivations: 'expected_average_only_in',
@@ -158,14 +170,31 @@ export const BASE_DEFAULTS: Omit<SaeTrainConfig, 'variant' | 'dIn' | 'dSae'> = {
   datasetPath: '',
 };
 
-/** Variant-specific defaults that differ from BASE_DEFAULTS. */
+/**
+ * Variant-specific defaults that differ from BASE_DEFAULTS.
+ *
+ * The sparsity coefficients are calibrated on the default model (blocks.2.hook_resid_pre,
+ * d_in 128, d_sae 1024, inputs normalised to E||x||² = d, seed 0) with
+ * experiments/scripts/variants_table.ts (table and sweep in sae/README.md): each gives held-out
+ * L0 ≈ 16–35, comparable to TopK k = 16, both after 240k tokens at lr 4e-3 and after 1M tokens
+ * at the default lr (8e-4 for d_sae 1024), which agree within ~25% (the L0 a λ converges to does
+ * not depend much on the LR; short runs at the default LR have not got there yet: at 240k tokens
+ * and 8e-4 the old defaults gave L0 201 (gated λ 1) and L0 21 at FVU 0.70 (relu_l1 λ 5)):
+ *   relu_l1  λ 1.5  L0 17.5 (240k, lr 4e-3) / 21.3 (1M, 8e-4); λ 1 → 28.7, λ 2 → 11.9
+ *   gated    λ 2    L0 24.3 / 30.2;  λ 1 → 62, λ 4 → 10
+ *   jumprelu λ 0.3  L0 16.7 / 23.0;  λ 0.1 → 23, λ 1 → 11.6, λ 3 → 10 (θ0 0.5, ε 0.05)
+ * JumpReLU's θ is trained as log θ, which Adam moves by about lr per step, so a short run keeps
+ * θ near its initial value: Gemma Scope's θ0 = 0.001 would need ~10^4 steps to reach the O(1)
+ * thresholds that z (≈ unit scale after normalisation) needs, and left L0 ≈ 450 of 1024 after
+ * 120k tokens. θ0 = 0.5 starts in range; the bandwidth ε barely matters (0.02–0.1 give the same L0).
+ */
 const VARIANT_DEFAULTS: Record<VariantName, Partial<SaeTrainConfig>> = {
   topk: {},
   gsae: {},
   batchtopk: {},
-  gated: { l1Coefficient: 1 },
-  relu_l1: { l1Coefficient: 5 },
-  jumprelu: { l1Coefficient: 1 },
+  gated: { l1Coefficient: 2 },
+  relu_l1: { l1Coefficient: 1.5 },
+  jumprelu: { l1Coefficient: 0.3, initThreshold: 0.5, bandwidth: 0.05 },
 };
 
 export const isTopkFamily = (v: VariantName): boolean => v === 'topk' || v === 'gsae' || v === 'batchtopk';
@@ -177,6 +206,18 @@ export const isTopkFamily = (v: VariantName): boolean => v === 'topk' || v === '
  */
 export function defaultLr(dSae: number): number {
   return 2e-4 / Math.sqrt(dSae / 2 ** 14);
+}
+
+/**
+ * Default EMA rate of BatchTopK's inference threshold for a run of `totalSteps` steps:
+ * max(0.01, 20 / totalSteps), at most 1. SAELens' fixed 0.01 (time constant 100 steps) is meant
+ * for runs of 10^4–10^5 steps; the smallest kept value drifts during training (on the default
+ * model's blocks.2.hook_resid_pre, d_sae 1024, k 16, batch 1024, it falls from 2.0 at init to
+ * 1.03 after 118 steps), so with 0.01 a 118-step run exported θ = 1.46, held-out L0 7.6 instead of
+ * 16. A time constant of 5% of the run (20 / 118 = 0.17) exports θ = 1.04, held-out L0 15.3.
+ */
+export function autoThresholdLr(totalSteps: number): number {
+  return Math.min(1, Math.max(0.01, 20 / totalSteps));
 }
 
 const KEYS = new Set<string>(['variant', 'dIn', 'dSae', ...Object.keys(BASE_DEFAULTS)]);
@@ -238,8 +279,9 @@ export function resolveConfig(partial: Partial<SaeTrainConfig> & Record<string, 
   posInt(r, 'resampleWarmupSteps', true);
   finiteNum(r, 'bandwidth', 0, false);
   finiteNum(r, 'initThreshold', 0, false);
-  finiteNum(r, 'thresholdLr', 0, false);
-  if (c.thresholdLr > 1) fail('thresholdLr', `must be in (0, 1], got ${c.thresholdLr}`);
+  finiteNum(r, 'thresholdLr', 0);
+  if (c.thresholdLr > 1) fail('thresholdLr', `must be in [0, 1] (0: auto), got ${c.thresholdLr}`);
+  if (c.thresholdLr === 0 && Number.isInteger(c.totalSteps) && c.totalSteps > 0) c.thresholdLr = autoThresholdLr(c.totalSteps);
   // METHODS §1.2: 10M tokens, scaled down for small runs: a run of T tokens calls a latent dead
   // after min(10M, T/10) tokens without firing (at least one batch), unless deadTokens is given.
   if (partial.deadTokens === undefined && Number.isInteger(c.totalSteps) && Number.isInteger(c.batchSize) && c.totalSteps > 0 && c.batchSize > 0) {
@@ -252,6 +294,7 @@ export function resolveConfig(partial: Partial<SaeTrainConfig> & Record<string, 
   if (c.kAux === 0) c.kAux = Math.max(1, Math.min(c.dSae, Math.floor(c.dIn / 2)));
   if (c.kAux > c.dSae) fail('kAux', `${c.kAux} exceeds dSae = ${c.dSae}`);
   finiteNum(r, 'auxkCoefficient', 0);
+  if (typeof c.sparseKernels !== 'boolean') fail('sparseKernels', `must be true or false, got ${JSON.stringify(c.sparseKernels)}`);
   oneOf(r, 'bDecInit', ['geometric_median', 'mean', 'zeros'] as const);
   posInt(r, 'initSamples');
   oneOf(r, 'normalizeActivations', ['none', 'expected_average_only_in'] as const);

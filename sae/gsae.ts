@@ -13,8 +13,8 @@
  */
 import * as E from '../engine/index.js';
 import type { GradNorm, ValueSource } from './config.js';
-import { keepTopkBy, preActs, type Params } from './common.js';
-import { initTopkLike, topkFamilyLoss } from './topk.js';
+import { centre, keepTopkBy, preActs, preActsAt, type Params } from './common.js';
+import { initTopkLike, topkFamilyLoss, topkFamilyLossSparse } from './topk.js';
 import type { Batch, LossContext, LossResult, Variant } from './variant.js';
 
 export interface GsaeOptions {
@@ -26,7 +26,8 @@ export interface GsaeOptions {
 
 /** a = W_decᵀ g per row, [B, d_sae], optionally divided by its RMS over the whole batch. */
 export function gradProjection(W_dec: E.Tensor, g: E.Tensor, gradNorm: GradNorm): E.Tensor {
-  let a = E.stopGradient(E.matmul(g, W_dec, false, true));
+  // a constant: stop the gradient at W_dec (a [d_sae, d_in] copy) rather than at a ([B, d_sae])
+  let a = E.matmul(g, E.stopGradient(W_dec), false, true);
   if (gradNorm === 'rms') {
     // A batch with g = 0 everywhere has a = 0: divide by a tiny floor instead of 0 (a stays 0).
     const rms = E.sqrt(E.mean(E.mul(a, a)));
@@ -64,6 +65,22 @@ export const gsaeVariant: Variant = {
   init: initTopkLike,
   initBuffers: () => ({}),
   loss(p: Params, batch: Batch, ctx: LossContext): LossResult {
+    const { cfg } = ctx;
+    if (cfg.sparseKernels) {
+      // Sparse path (see topk.ts): the dense z and a = W_decᵀ g rank the latents; the values are
+      // taken at the picked latents, s_i = z_i (1 + β|a_i|) with a_i a constant, so gradients
+      // reach only the k (and k_aux) picked latents.
+      const gg = checkGrad(batch.x, batch.g);
+      const xc = centre(batch.x, p.b_dec!);
+      const z = E.add(E.matmul(xc, p.W_enc!), p.b_enc!);
+      const a = gradProjection(p.W_dec!, gg, cfg.gradNorm);
+      const s = gsaeScore(z, a, cfg.beta);
+      const valuesAt = (idx: E.Tensor): E.Tensor => {
+        const zi = preActsAt(p, batch.x, idx, z);
+        return cfg.valueSource === 's' ? gsaeScore(zi, E.takeAlongAxis(a, idx, -1), cfg.beta) : zi;
+      };
+      return topkFamilyLossSparse(p, batch.x, s, valuesAt, ctx);
+    }
     const { f, z, s } = gsaeEncode(p, batch.x, batch.g, ctx.cfg);
     // AuxK ranks dead latents by s (METHODS §1.3), values as in the main path.
     return topkFamilyLoss(p, batch.x, f, s, ctx.cfg.valueSource === 's' ? s : z, ctx);

@@ -1,10 +1,21 @@
 /**
  * TopK SAE (Gao et al. 2024; METHODS §1.2): f = ReLU(TopK_k(z)), loss ||x − x̂||² + α·AuxK.
  * Gradient reaches only the kept entries (the selection is a constant). Ties: lower index.
+ *
+ * Training runs one of two equivalent paths (cfg.sparseKernels):
+ *  - dense: f is materialised [B, m]; x̂ = f @ W_dec and the backward are dense matmuls;
+ *  - sparse (default): the dense z = (x − b_dec) @ W_enc + b_enc ranks the latents; the k kept
+ *    values are read from it with the VJP of gatherDot on W_enc's columns (preActsAt), x̂ is an
+ *    embeddingBag of k decoder rows, and every gradient is a scatter over those k latents —
+ *    O(B·k·d) instead of O(B·m·d). The loss and gradients agree with the dense path up to float
+ *    summation order (tested); the dense f is built only if someone reads `LossResult.f`.
  */
 import * as E from '../engine/index.js';
 import type { SaeTrainConfig } from './config.js';
-import { auxkLoss, decode, host, initDecoderAndEncoder, keepTopkBy, preActs, sqErrPerBatch, type HostParams, type Params } from './common.js';
+import {
+  auxkLoss, auxkLossSparse, centre, decode, decodeSparse, densify, host, initDecoderAndEncoder, keepTopkBy, preActs, preActsAt, sqErrPerBatch,
+  type HostParams, type Params, type SparseCode,
+} from './common.js';
 import type { Batch, LossContext, LossResult, Variant } from './variant.js';
 
 /** Inference/training encoder: f and the pre-activations z. */
@@ -35,6 +46,50 @@ export function topkFamilyLoss(p: Params, x: E.Tensor, f: E.Tensor, auxScore: E.
   return { loss, parts, f, xHat, extra: {} };
 }
 
+/**
+ * `topkFamilyLoss` through the sparse kernels. `score` [B, m] ranks the latents (a constant),
+ * `valuesAt(idx)` gives the values to ReLU at picked indices [B, k'] (differentiable, sparse);
+ * AuxK ranks dead latents by `score` too. The sparse code is returned in
+ * `extra.topkIndices` / `extra.topkValues`; `f` is built from it only when read.
+ */
+export function topkFamilyLossSparse(p: Params, x: E.Tensor, score: E.Tensor, valuesAt: (idx: E.Tensor) => E.Tensor, ctx: LossContext): LossResult {
+  const idx = E.topkIndices(score, ctx.cfg.k);
+  const code: SparseCode = { idx, values: E.relu(valuesAt(idx)) };
+  const xHat = decodeSparse(p, code);
+  const mse = sqErrPerBatch(x, xHat);
+  const parts: Record<string, E.Tensor> = { mse_loss: mse };
+  let loss = mse;
+  if (ctx.deadMask && ctx.cfg.auxkCoefficient > 0) {
+    const aux = E.mul(auxkLossSparse(p, x, xHat, score, ctx.deadMask, ctx.cfg.kAux, valuesAt), ctx.cfg.auxkCoefficient);
+    parts.auxk_loss = aux;
+    loss = E.add(loss, aux);
+  }
+  return withLazyF({ loss, parts, xHat, extra: { topkIndices: code.idx, topkValues: code.values } }, code, score.shape[1]!);
+}
+
+/**
+ * A LossResult whose dense `f` is made from the sparse code on first read (and again if that copy
+ * was freed with its scope). Non-enumerable, so pytree walks (tidy, jit outputs) never trigger it:
+ * a training step that only needs firing statistics never pays for the [B, m] tensor.
+ */
+function withLazyF(r: Omit<LossResult, 'f'>, code: SparseCode, m: number): LossResult {
+  let f: E.Tensor | null = null;
+  Object.defineProperty(r, 'f', {
+    enumerable: false,
+    get: () => {
+      if (!f || f.disposed) f = densify(code, m);
+      return f;
+    },
+  });
+  return r as LossResult;
+}
+
+/** The sparse code of a TopK-family loss result, when it was trained through the sparse path. */
+export function sparseCodeOf(r: LossResult): SparseCode | null {
+  const idx = r.extra.topkIndices, values = r.extra.topkValues;
+  return idx && values ? { idx, values } : null;
+}
+
 export const topkVariant: Variant = {
   name: 'topk',
   needsGrad: false,
@@ -42,6 +97,12 @@ export const topkVariant: Variant = {
   init: initTopkLike,
   initBuffers: () => ({}),
   loss(p: Params, batch: Batch, ctx: LossContext): LossResult {
+    if (ctx.cfg.sparseKernels) {
+      const xc = centre(batch.x, p.b_dec!);
+      // z only ranks: topkIndices passes no gradient, so its dense matmul has no backward
+      const z = E.add(E.matmul(xc, p.W_enc!), p.b_enc!);
+      return topkFamilyLossSparse(p, batch.x, z, (idx) => preActsAt(p, batch.x, idx, z), ctx);
+    }
     const { f, z } = topkEncode(p, batch.x, ctx.cfg.k);
     return topkFamilyLoss(p, batch.x, f, z, z, ctx);
   },

@@ -25,6 +25,7 @@ import {
   batchMetrics,
   deadMaskOf,
   decode,
+  explainedVarianceOf,
   firedAny,
   foldScale,
   host,
@@ -32,6 +33,7 @@ import {
   normalisationScale,
   normaliseRows,
   removeParallelGrad,
+  sparseFiringStats,
   toDevice,
   toHost,
   updateSinceFired,
@@ -41,6 +43,7 @@ import {
 import { adamScalars, adamUpdate, type AdamState } from './adam.js';
 import { lambdaAt, lrAt } from './schedule.js';
 import { getVariant } from './variants.js';
+import { sparseCodeOf } from './topk.js';
 import type { Variant } from './variant.js';
 import { readRows, type BatchSource } from './data.js';
 import { readCheckpoint, writeCheckpoint, type TrainCheckpoint } from './checkpoint.js';
@@ -201,10 +204,13 @@ export class SaeTrainer {
       const grads = unit ? { ...grads0, W_dec: removeParallelGrad(params.W_dec!, grads0.W_dec!) } : grads0;
       const up = adamUpdate(params, grads, opt, sc, cfg);
       const newParams = unit ? { ...up.params, W_dec: normaliseRows(up.params.W_dec!) } : up.params;
-      const since = updateSinceFired(buffers[SINCE]!, firedAny(res.f), B, cfg.deadTokens);
+      // firing statistics from the sparse code when there is one (no dense [B, m] f is built)
+      const code = sparseCodeOf(res);
+      const stats = code ? sparseFiringStats(code, cfg.dSae) : null;
+      const since = updateSinceFired(buffers[SINCE]!, stats ? stats.fired : firedAny(res.f), B, cfg.deadTokens);
       const { [SINCE]: _old, ...vbuf } = buffers;
       const newBuffers = { ...variant.updateBuffers(vbuf, res, sc.tau), [SINCE]: since };
-      const { l0, explainedVariance } = batchMetrics(x, res.xHat, res.f);
+      const { l0, explainedVariance } = stats ? { l0: stats.l0, explainedVariance: explainedVarianceOf(x, res.xHat) } : batchMetrics(x, res.xHat, res.f);
       const metrics: Record<string, E.Tensor> = { 'losses/overall_loss': loss };
       for (const [k, v] of Object.entries(res.parts)) metrics[`losses/${k}`] = v;
       metrics['metrics/l0'] = l0;

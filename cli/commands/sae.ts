@@ -42,7 +42,7 @@ const DESCRIBE: Partial<Record<keyof SaeTrainConfig, string>> = {
   resampleWarmupSteps: 'relu_l1 resampling: LR warm-up steps after each resampling',
   bandwidth: 'jumprelu: STE rectangle-kernel bandwidth ε',
   initThreshold: 'jumprelu: initial threshold θ',
-  thresholdLr: 'batchtopk: EMA rate of the inference threshold',
+  thresholdLr: 'batchtopk: EMA rate of the inference threshold (0: auto, max(0.01, 20 / steps))',
   kAux: 'AuxK: dead latents per token (0: d/2)',
   auxkCoefficient: 'AuxK: weight α (0 disables AuxK)',
   bDecInit: "b_dec init: 'geometric_median', 'mean' or 'zeros'",

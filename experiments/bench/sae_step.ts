@@ -3,7 +3,10 @@
  * SAE on random activations (and gradients ×1e-2), decoder parallel-gradient removal and unit-norm
  * projection included, through the project's SaeTrainer (which also tracks dead latents and
  * computes L0 / explained variance each step: more work than the peer does). AuxK, input
- * normalisation and b_dec initialisation are off to match the peer's step.
+ * normalisation and b_dec initialisation are off to match the peer's step. The trainer's default
+ * sparse path runs (cfg.sparseKernels): one dense matmul ranks the latents (two for the g-SAE,
+ * with a = W_decᵀ g), the rest touches only the k picked latents. `flopPerStep` stays the
+ * dense-equivalent count (the peer's work), used only to decide whether the reference runs.
  */
 import * as E from '../../engine/index.js';
 import { ArraySource } from '../../sae/data.js';

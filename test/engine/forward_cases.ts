@@ -38,6 +38,7 @@ import {
   transposeH,
 } from './host.js';
 import { reshapeTargetArb } from './grad_cases.js';
+import { SPARSE_FORWARD_CASES } from './sparse_cases.js';
 
 export interface Check {
   label: string;
@@ -429,5 +430,5 @@ function expect(ok: boolean, msg: string): void {
 
 export const ELEMENTWISE_FORWARD_CASES: ForwardCase[] = [...unaryCases, ...geluCases, ...binaryCases, whereCase, castCase];
 export const STRUCTURAL_FORWARD_CASES: ForwardCase[] = [...reduceCases, ...movementCases, ...otherCases];
-export const FORWARD_CASES: ForwardCase[] = [...ELEMENTWISE_FORWARD_CASES, ...STRUCTURAL_FORWARD_CASES];
+export const FORWARD_CASES: ForwardCase[] = [...ELEMENTWISE_FORWARD_CASES, ...STRUCTURAL_FORWARD_CASES, ...SPARSE_FORWARD_CASES];
 export { expectClose };

@@ -20,6 +20,7 @@ import {
   type ValueOpts,
 } from './gradcheck.js';
 import { mapN } from './host.js';
+import { SPARSE_GRAD_CASES } from './sparse_cases.js';
 
 export interface GradCase {
   /** the primitive whose VJP this exercises */
@@ -362,4 +363,4 @@ export const STRUCTURAL_GRAD_CASES: GradCase[] = [
   },
 ];
 
-export const GRAD_CASES: GradCase[] = [...ELEMENTWISE_GRAD_CASES, ...STRUCTURAL_GRAD_CASES];
+export const GRAD_CASES: GradCase[] = [...ELEMENTWISE_GRAD_CASES, ...STRUCTURAL_GRAD_CASES, ...SPARSE_GRAD_CASES];

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import * as E from '../../engine/index.js';
 import { broadcastShapesArb, hostArb, shapeArb, type HostTensor } from './gradcheck.js';
+import { ADAM_CONST_CASE } from './sparse_cases.js';
 
 export interface ConstProblem {
   inputs: readonly HostTensor[];
@@ -42,6 +43,7 @@ const comparison = (op: string, f: (a: E.Tensor, b: E.Tensor) => E.Tensor): Cons
 });
 
 export const CONST_CASES: ConstCase[] = [
+  ADAM_CONST_CASE,
   unaryArb('sign', E.sign),
   unaryArb('geluGrad', E.geluGrad),
   unaryArb('heaviside', E.heaviside),

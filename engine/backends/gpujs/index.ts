@@ -22,7 +22,7 @@
  * mode; otherwise it ranks below 'reference' (0), so the engine never picks it silently on a
  * machine where it would only be a slower, numerically different CPU path.
  */
-import type { Attrs, Backend, BufferHandle, MemoryInfo, TensorRef } from '../../backend.js';
+import type { Attrs, Backend, BufferHandle, MemoryInfo, PlanInfo, PlanStep, TensorRef } from '../../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../dtype.js';
 import { BackendError, fmtShape } from '../../errors.js';
 import { registerBackend } from '../../engine.js';
@@ -31,6 +31,7 @@ import type { MatmulAttrs } from '../../ops/matmul.js';
 import { referenceKernels } from '../reference/index.js';
 import type { View as HostView } from '../reference/view.js';
 import { EXACT_INT, viewOf } from './codegen.js';
+import { FUSED_OP, fuseElementwise, type FusedProgram } from './fuse.js';
 import { env, inNode, loadGpuJs, type GpuInstance, type GpuJsModule, type GpuKernel, type GpuTexture } from './gpujs_module.js';
 import {
   argmaxKernel,
@@ -39,6 +40,7 @@ import {
   concatKernel,
   copyKernel,
   fullKernel,
+  fusedKernel,
   gatherKernel,
   matmulKernel,
   padKernel,
@@ -60,7 +62,7 @@ export { probeGpujs, probeWebGpuAdapter, describeModes, GPUJS_MODES, type GpujsM
 
 /**
  * Ops that run as gpu.js kernels (reshape and stopGradient as zero-copy aliases) whenever their
- * preconditions hold: 44 of the engine's 45 primitives. The preconditions that send an op to the
+ * preconditions hold: 44 of the engine's 49 primitives. The preconditions that send an op to the
  * host instead: int32 results that could leave ±2^24, indices not proven in range, a float → int32
  * cast, gather-style scatterAdd above its work bound, concat of more than 8 tensors.
  */
@@ -71,8 +73,12 @@ export const NATIVE_OPS: readonly string[] = [
   'reshape', 'stopGradient', 'transpose', 'slice', 'pad', 'concat', 'broadcastTo',
   'matmul', 'gather', 'scatterAdd', 'takeAlongAxis', 'scatterAddAlongAxis', 'full', 'arange',
 ];
-/** Ops that always run the reference kernel on the host (counted in `fallbacks()`). */
-export const HOST_OPS: readonly string[] = ['topkIndices'];
+/**
+ * Ops that always run the reference kernel on the host (counted in `fallbacks()`): topk (sorting),
+ * the sparse row primitives (data-dependent gathers/scatters over k ≪ m picks: small work, and
+ * scatterOuter's accumulation has no gather-form kernel here) and the multi-output adamStep.
+ */
+export const HOST_OPS: readonly string[] = ['topkIndices', 'gatherDot', 'embeddingBag', 'scatterOuter', 'adamStep'];
 
 /** Inclusive bounds on the values of an int32 buffer. */
 export type Range = readonly [lo: number, hi: number];
@@ -127,6 +133,11 @@ export interface GpujsBackendOptions {
    * for tests and explicit use.
    */
   allowAsync?: boolean;
+  /**
+   * Fuse chains of elementwise launches of jit plans into one kernel (`compilePlan`); default on,
+   * off with GSAE_GPUJS_FUSE=0. See fuse.ts and the measurements in README.md.
+   */
+  fuse?: boolean;
 }
 
 export class GpujsBackend implements Backend {
@@ -143,6 +154,8 @@ export class GpujsBackend implements Backend {
   /** async mode: storages alive now (flush reads their values back) */
   private readonly liveStores = new Set<Storage>();
   private readonly codegen: CodegenOptions;
+  /** jit plans get elementwise chains fused (see `compilePlan`) */
+  readonly fuse: boolean;
   /** GL: largest texture side; elements per tensor are limited to its square. */
   readonly maxElements: number;
   private readonly kernels = new Map<string, GpuKernel>();
@@ -179,6 +192,18 @@ export class GpujsBackend implements Backend {
     this.codegen = { gl: this.gl || this.isAsync };
     const side = st.maxTextureSize ?? 0;
     this.maxElements = this.gl ? side * side : Number.MAX_SAFE_INTEGER;
+    this.fuse = opts.fuse ?? env('GSAE_GPUJS_FUSE') !== '0';
+  }
+
+  /**
+   * The jit hook: fuses chains of elementwise launches (one output shape, intermediates read only
+   * inside the chain) into one kernel each (fuse.ts). GL kernels take at most 8 tensor arguments
+   * (WebGL 1's guaranteed texture units), host modes 16. Not in the queued webgpu mode (its WGSL
+   * translation of fused programs is untested).
+   */
+  compilePlan(steps: readonly PlanStep[], info: PlanInfo): PlanStep[] {
+    if (!this.fuse || this.isAsync) return [...steps];
+    return fuseElementwise(steps, info, { maxTensors: this.gl ? 8 : 16, maxNodes: 64 });
   }
 
   // ------------------------------------------------------------ memory
@@ -363,7 +388,14 @@ export class GpujsBackend implements Backend {
       src.refs++;
       this.setStore(out, src);
     } else {
-      const ok = this.execute(op, res.plan, inputs, out, outputs[0]!.shape);
+      let ok: boolean | Promise<boolean>;
+      try {
+        ok = this.execute(op, res.plan, inputs, out, outputs[0]!.shape);
+      } catch (e) {
+        // a fused kernel gpu.js cannot build runs its ops one by one on the host instead
+        if (op !== FUSED_OP || !(e instanceof BackendError)) throw e;
+        return this.fallbackStep(op, inputs, outputs, attrs, e.message);
+      }
       if (ok instanceof Promise) return ok.then((done) => (done ? this.ran(op, out, res.range) : this.fallbackStep(op, inputs, outputs, attrs, degraded)));
       if (!ok) return this.fallback(op, inputs, outputs, attrs, degraded);
     }
@@ -400,7 +432,7 @@ export class GpujsBackend implements Backend {
   }
 
   private fallback(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs, reason: string): void {
-    const k = referenceKernels[op];
+    const k = op === FUSED_OP ? fusedOnHost : referenceKernels[op];
     if (!k) throw new BackendError(`gpujs: no kernel and no reference kernel for '${op}'`);
     const view = (t: TensorRef, data: TypedArray): HostView => ({ data, shape: t.shape, dtype: t.dtype });
     const ins = inputs.map((t) => view(t, this.download(t.buf, t.dtype, sizeOf(t.shape))));
@@ -604,6 +636,12 @@ export class GpujsBackend implements Backend {
     const isInt = out.dtype === 'int32';
     const [x, y, z] = ins;
     switch (op) {
+      case FUSED_OP: {
+        const prog = attrs.program as FusedProgram;
+        const ref = (r: FusedProgram['nodes'][number]['args'][number]) => ('t' in r ? `x${r.t}` : 's' in r ? `s${r.s}` : `y${r.n}`);
+        const p = fusedKernel(out.shape, ins.map((t) => t.shape), prog.scalars, prog.nodes.map((n) => ({ op: n.op, args: n.args.map(ref) })), cg);
+        return p ? { plan: p } : new Fallback('fused program has an op without an inline form');
+      }
       case 'reshape':
       case 'stopGradient': {
         // tensors are immutable, so storage can be shared; a GL texture is laid out for one
@@ -754,6 +792,21 @@ function intBinaryRange(op: string, a: Range, b: Range): Range | null {
 }
 
 // ------------------------------------------------------------ helpers
+
+/** A fused program on the host: the reference kernel of each node in turn (the fallback of a fused launch). */
+function fusedOnHost(ins: HostView[], outs: HostView[], attrs: Attrs): void {
+  const prog = attrs.program as FusedProgram;
+  const out = outs[0]!;
+  const vals: HostView[] = [];
+  prog.nodes.forEach((n, j) => {
+    const args = n.args.map((r): HostView => ('t' in r ? ins[r.t]! : 's' in r ? { data: Float32Array.of(prog.scalars[r.s]!), shape: [], dtype: 'float32' } : vals[r.n]!));
+    const res: HostView = j === prog.nodes.length - 1 ? out : { data: allocArray('float32', sizeOf(out.shape)), shape: out.shape, dtype: 'float32' };
+    const k = referenceKernels[n.op];
+    if (!k) throw new BackendError(`gpujs: no reference kernel for fused '${n.op}'`);
+    k(args, [res], n.attrs);
+    vals.push(res);
+  });
+}
 
 function viewKey(shape: Shape): string {
   const { C, R } = viewOf(shape);

@@ -437,3 +437,72 @@ export function relayoutKernel(from: Shape, to: Shape): KernelPlan | null {
   }
   return plan(k, to, tensorArgs(1));
 }
+
+/** The operands and the body of one node of a fused program. */
+export interface FusedNodeSource {
+  op: string;
+  /** expressions of the operands (variable names) */
+  args: string[];
+}
+
+/**
+ * Statements computing one op into `out` from operand variables, built from the same bodies as
+ * the op's own kernel: the body's locals get a per-node suffix, and its `return`s become
+ * assignments (guarded by a flag where the body returns early).
+ */
+export function inlineOp(op: string, args: readonly string[], out: string, suffix: string, o: CodegenOptions): string[] | null {
+  let body: string[] | null;
+  let params: string[];
+  if (op === 'where') {
+    body = ['if (c !== 0) { return a; }', 'return b;'];
+    params = ['c', 'a', 'b'];
+  } else if (op === 'cast') {
+    // to float32 (the only fused cast): int32 values are already stored as floats
+    body = ['return v;'];
+    params = ['v'];
+  } else if ((body = unaryBody(op, o))) params = ['v'];
+  else if ((body = binaryBody(op, o))) params = ['a', 'b'];
+  else return null;
+  if (args.length !== params.length) return null;
+  const locals = new Set(params);
+  for (const l of body) for (const m of l.matchAll(/\b(?:const|let)\s+([A-Za-z_]\w*)/g)) locals.add(m[1]!);
+  const rename = (l: string) => l.replace(/(?<![\w.])([A-Za-z_]\w*)(?!\w)/g, (w) => (locals.has(w) ? `${w}_${suffix}` : w));
+  const lines = params.map((p, i) => `const ${p}_${suffix} = ${args[i]};`);
+  const renamed = body.map(rename);
+  const returns = renamed.reduce((n, l) => n + (l.match(/\breturn\b/g)?.length ?? 0), 0);
+  const last = renamed[renamed.length - 1]!;
+  const tail = /^return (.*);$/.exec(last);
+  if (returns === 1 && tail) {
+    lines.push(...renamed.slice(0, -1), `const ${out} = ${tail[1]};`);
+    return lines;
+  }
+  const done = `d_${suffix}`;
+  lines.push(`let ${out} = 0;`, `let ${done} = 0;`);
+  for (const l of renamed) lines.push(l.replace(/\breturn ([^;]*);/g, (_, e: string) => `if (${done} === 0) { ${out} = ${e}; ${done} = 1; }`));
+  return lines;
+}
+
+/**
+ * One kernel for a fused elementwise program: tensor operands `t0…` (broadcast to the output
+ * shape like any elementwise kernel) and scalar operands `s0…` (values passed as arguments, so the
+ * source does not depend on them); node k's value is `y<k>`, the last
+ * node's is returned.
+ */
+export function fusedKernel(outShape: Shape, inShapes: readonly Shape[], scalarValues: readonly number[], nodes: readonly FusedNodeSource[], o: CodegenOptions): KernelPlan | null {
+  const names = inShapes.map((_, i) => `t${i}`);
+  const scalars = scalarValues.map((_, i) => `s${i}`);
+  const k = new KernelSource([...names, ...scalars]);
+  const n = outShape.length;
+  const { dims, vars } = startGrid(k, outShape, inShapes.length, (d) => inShapes.map((s) => aligned(s, d, n)));
+  inShapes.forEach((_, i) => {
+    const { row, col } = access(dims, vars, i);
+    k.line(`const x${i} = ${at(names[i]!, row, col)};`);
+  });
+  for (let j = 0; j < nodes.length; j++) {
+    const lines = inlineOp(nodes[j]!.op, nodes[j]!.args, `y${j}`, String(j), o);
+    if (!lines) return null;
+    for (const l of lines) k.line(l);
+  }
+  k.line(`return y${nodes.length - 1};`);
+  return plan(k, outShape, [...tensorArgs(inShapes.length), ...scalarValues.map((v): KernelArg => ({ scalar: v }))]);
+}

@@ -8,6 +8,7 @@ import { BackendError } from '../../errors.js';
 import { registerBackend } from '../../engine.js';
 import { elementwiseKernels } from './elementwise.js';
 import { structuralKernels } from './structural.js';
+import { sparseKernels } from './sparse.js';
 import type { Kernel, View } from './view.js';
 
 class HostBuffer implements BufferHandle {
@@ -17,7 +18,7 @@ class HostBuffer implements BufferHandle {
   }
 }
 
-export const referenceKernels: Record<string, Kernel> = { ...elementwiseKernels, ...structuralKernels };
+export const referenceKernels: Record<string, Kernel> = { ...elementwiseKernels, ...structuralKernels, ...sparseKernels };
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';

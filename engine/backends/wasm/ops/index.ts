@@ -5,11 +5,13 @@ import { indexingDrivers } from './indexing.js';
 import { matmulDriver } from './matmul.js';
 import { movementDrivers } from './movement.js';
 import { reduceDrivers } from './reduce.js';
+import { sparseDrivers } from './sparse.js';
 
 export const wasmKernels: Record<string, WasmKernel> = {
   ...elementwiseDrivers,
   ...reduceDrivers,
   ...movementDrivers,
   ...indexingDrivers,
+  ...sparseDrivers,
   matmul: matmulDriver,
 };

@@ -27,6 +27,13 @@ export const indexingDrivers: Record<string, WasmKernel> = {
     const I = be.i32(idx!);
     const X = be.off(x!), Y = be.off(y!);
     const m = I.length;
+    if (inner === 1) {
+      // element picks (e.g. a bias at k latents per row): a plain loop, not one memcpy call each
+      const mem = new Int32Array(be.wasmMemory.buffer); // moves bits: any dtype
+      const xw = X / 4, yw = Y / 4;
+      for (let o = 0; o < outer; o++) for (let j = 0; j < m; j++) mem[yw + o * m + j] = mem[xw + o * n + checkIndex('gather', I[j]!, n, axis)]!;
+      return true;
+    }
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < m; j++) {
         const r = checkIndex('gather', I[j]!, n, axis);
@@ -46,6 +53,10 @@ export const indexingDrivers: Record<string, WasmKernel> = {
     const Y = w(be, y!), U = w(be, upd!);
     be.call('memcpy', be.off(y!), be.off(x!), 4 * sizeOf(x!.shape));
     const m = I.length;
+    if (inner === 1) {
+      for (let o = 0; o < outer; o++) for (let j = 0; j < m; j++) mem[Y + o * n + checkIndex('scatterAdd', I[j]!, n, axis)]! += mem[U + o * m + j]!;
+      return true;
+    }
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < m; j++) {
         const r = checkIndex('scatterAdd', I[j]!, n, axis);

@@ -1,0 +1,224 @@
+/**
+ * Kernels of the sparse row primitives (ops/sparse.ts) and the fused Adam step (ops/optim.ts).
+ * Pointers are byte offsets; every kernel computes a disjoint range of its output (the driver
+ * splits rows over threads), each element by one thread in a fixed order, so results do not
+ * depend on the thread count. Indices are validated by the driver before any kernel runs.
+ *
+ * Table in rows layout (W [m, d]): row r is contiguous, so the d-long loops run 4 lanes at a time.
+ *   sp_dot_rows(a, W, idx, out, d, k, b0, b1)          out[b, j] = a[b] · W[idx[b, j]]
+ *   sp_bag_rows(v, idx, W, out, d, k, b0, b1)          out[b] = Σ_j v[b, j] W[idx[b, j]]
+ *   sp_outer_rows(v, a, ent, start, out, d, k, r0, r1) out[r] = Σ_{e ∈ [start[r], start[r+1])} v[ent[e]] a[ent[e] / k]
+ *     (ent: the flat positions b·k + j grouped by index r — a counting sort the driver builds — so
+ *      each output row is written by one thread, once, with no atomics)
+ * Table in cols layout (W [d, m]): vector r is a strided column, so these walk W row by row (one
+ * row t of m floats stays in cache while every pick reads its element) with scalar gathers:
+ *   sp_dot_cols(a, W, idx, out, d, m, k, b0, b1)       out rows b0..b1 accumulated over t
+ *   sp_bag_cols(v, idx, W, out, d, m, k, b0, b1)
+ *   sp_outer_cols(v, idx, a, out, d, m, k, B, t0, t1)  out rows t0..t1 ([d, m]): zero, then scatter
+ *
+ *   adam_step(p, g, m, v, pOut, mOut, vOut, n, c1, b2, c2, eps, stepSize, sqrtBc2, decay)
+ *     the composite Adam update, operation by operation in float32 (bit-identical to it; decay is
+ *     1 when there is no weight decay, and p·1 = p exactly)
+ */
+import {
+  block, brIf, f32, f32x4, forLoop, get, i32, loop, memoryFill, set, v128, type Ex, type ModuleBuilder,
+} from '../encoder.js';
+
+const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
+const hsum = (v: Ex): Ex => f32.add(f32.add(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), f32.add(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+
+export function addSparse(mb: ModuleBuilder): void {
+  // ------------------------------------------------------------------ rows layout
+  {
+    const f = mb.func('sp_dot_rows', Array(8).fill('i32'), []);
+    const [a, W, idx, out, d, k, b0, b1] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const b = f.local('i32'), j = f.local('i32'), t = f.local('i32'), pa = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32'), p = f.local('i32');
+    const acc = f.local('v128'), s = f.local('f32');
+    f.emit(
+      set(d4, i32.and(get(d), i32.const(~3))),
+      forLoop(b, get(b0), get(b1), 1,
+        set(pa, i32.add(get(a), sh2(i32.mul(get(b), get(d))))),
+        forLoop(j, i32.const(0), get(k), 1,
+          set(p, i32.add(i32.mul(get(b), get(k)), get(j))),
+          set(pw, i32.add(get(W), sh2(i32.mul(i32.load(i32.add(get(idx), sh2(get(p)))), get(d))))),
+          set(acc, f32x4.const(0)),
+          forLoop(t, i32.const(0), get(d4), 4,
+            set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(i32.add(get(pa), sh2(get(t)))), v128.load(i32.add(get(pw), sh2(get(t))))))),
+          ),
+          set(s, hsum(get(acc))),
+          forLoop(t, get(d4), get(d), 1,
+            set(s, f32.add(get(s), f32.mul(f32.load(i32.add(get(pa), sh2(get(t)))), f32.load(i32.add(get(pw), sh2(get(t))))))),
+          ),
+          f32.store(i32.add(get(out), sh2(get(p))), get(s)),
+        ),
+      ),
+    );
+  }
+  // po[0..d) += c · src[0..d), 4 lanes then a scalar tail
+  const axpy = (f: ReturnType<ModuleBuilder['func']>, t: number, d4: number, d: number, po: number, src: number, c: number, cv: number): Ex[] => [
+    set(cv, f32x4.splat(get(c))),
+    forLoop(t, i32.const(0), get(d4), 4,
+      v128.store(i32.add(get(po), sh2(get(t))), f32x4.add(v128.load(i32.add(get(po), sh2(get(t)))), f32x4.mul(get(cv), v128.load(i32.add(get(src), sh2(get(t))))))),
+    ),
+    forLoop(t, get(d4), get(d), 1,
+      f32.store(i32.add(get(po), sh2(get(t))), f32.add(f32.load(i32.add(get(po), sh2(get(t)))), f32.mul(get(c), f32.load(i32.add(get(src), sh2(get(t))))))),
+    ),
+  ];
+  {
+    const f = mb.func('sp_bag_rows', Array(8).fill('i32'), []);
+    const [v, idx, W, out, d, k, b0, b1] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const b = f.local('i32'), j = f.local('i32'), t = f.local('i32'), po = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32'), p = f.local('i32');
+    const c = f.local('f32'), cv = f.local('v128');
+    f.emit(
+      set(d4, i32.and(get(d), i32.const(~3))),
+      forLoop(b, get(b0), get(b1), 1,
+        set(po, i32.add(get(out), sh2(i32.mul(get(b), get(d))))),
+        memoryFill(get(po), i32.const(0), sh2(get(d))),
+        forLoop(j, i32.const(0), get(k), 1,
+          set(p, i32.add(i32.mul(get(b), get(k)), get(j))),
+          set(pw, i32.add(get(W), sh2(i32.mul(i32.load(i32.add(get(idx), sh2(get(p)))), get(d))))),
+          set(c, f32.load(i32.add(get(v), sh2(get(p))))),
+          ...axpy(f, t, d4, d, po, pw, c, cv),
+        ),
+      ),
+    );
+  }
+  {
+    const f = mb.func('sp_outer_rows', Array(9).fill('i32'), []);
+    const [v, a, ent, start, out, d, k, r0, r1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const r = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32'), po = f.local('i32'), pa = f.local('i32'), d4 = f.local('i32'), p = f.local('i32');
+    const c = f.local('f32'), cv = f.local('v128');
+    f.emit(
+      set(d4, i32.and(get(d), i32.const(~3))),
+      forLoop(r, get(r0), get(r1), 1,
+        set(po, i32.add(get(out), sh2(i32.mul(get(r), get(d))))),
+        memoryFill(get(po), i32.const(0), sh2(get(d))),
+        set(eEnd, i32.load(i32.add(get(start), sh2(i32.add(get(r), i32.const(1)))))),
+        forLoop(e, i32.load(i32.add(get(start), sh2(get(r)))), get(eEnd), 1,
+          set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
+          set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(get(p), get(k)), get(d))))),
+          set(c, f32.load(i32.add(get(v), sh2(get(p))))),
+          ...axpy(f, t, d4, d, po, pa, c, cv),
+        ),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ cols layout
+  {
+    const f = mb.func('sp_dot_cols', Array(9).fill('i32'), []);
+    const [a, W, idx, out, d, m, k, b0, b1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const t = f.local('i32'), b = f.local('i32'), p = f.local('i32'), pEnd = f.local('i32'), wrow = f.local('i32'), av = f.local('f32'), po = f.local('i32');
+    f.emit(
+      memoryFill(i32.add(get(out), sh2(i32.mul(get(b0), get(k)))), i32.const(0), sh2(i32.mul(i32.sub(get(b1), get(b0)), get(k)))),
+      forLoop(t, i32.const(0), get(d), 1,
+        set(wrow, i32.add(get(W), sh2(i32.mul(get(t), get(m))))),
+        forLoop(b, get(b0), get(b1), 1,
+          set(av, f32.load(i32.add(get(a), sh2(i32.add(i32.mul(get(b), get(d)), get(t)))))),
+          set(p, i32.mul(get(b), get(k))),
+          set(pEnd, i32.add(get(p), get(k))),
+          block(
+            brIf(0, i32.ge_s(get(p), get(pEnd))),
+            loop(
+              set(po, i32.add(get(out), sh2(get(p)))),
+              f32.store(get(po), f32.add(f32.load(get(po)), f32.mul(get(av), f32.load(i32.add(get(wrow), sh2(i32.load(i32.add(get(idx), sh2(get(p)))))))))),
+              set(p, i32.add(get(p), i32.const(1))),
+              brIf(0, i32.lt_s(get(p), get(pEnd))),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  {
+    const f = mb.func('sp_bag_cols', Array(9).fill('i32'), []);
+    const [v, idx, W, out, d, m, k, b0, b1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const t = f.local('i32'), b = f.local('i32'), p = f.local('i32'), pEnd = f.local('i32'), wrow = f.local('i32'), s = f.local('f32');
+    f.emit(
+      forLoop(t, i32.const(0), get(d), 1,
+        set(wrow, i32.add(get(W), sh2(i32.mul(get(t), get(m))))),
+        forLoop(b, get(b0), get(b1), 1,
+          set(s, f32.const(0)),
+          set(p, i32.mul(get(b), get(k))),
+          set(pEnd, i32.add(get(p), get(k))),
+          block(
+            brIf(0, i32.ge_s(get(p), get(pEnd))),
+            loop(
+              set(s, f32.add(get(s), f32.mul(f32.load(i32.add(get(v), sh2(get(p)))), f32.load(i32.add(get(wrow), sh2(i32.load(i32.add(get(idx), sh2(get(p)))))))))),
+              set(p, i32.add(get(p), i32.const(1))),
+              brIf(0, i32.lt_s(get(p), get(pEnd))),
+            ),
+          ),
+          f32.store(i32.add(get(out), sh2(i32.add(i32.mul(get(b), get(d)), get(t)))), get(s)),
+        ),
+      ),
+    );
+  }
+  {
+    const f = mb.func('sp_outer_cols', Array(10).fill('i32'), []);
+    const [v, idx, a, out, d, m, k, B, t0, t1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const t = f.local('i32'), b = f.local('i32'), p = f.local('i32'), pEnd = f.local('i32'), orow = f.local('i32'), av = f.local('f32'), po = f.local('i32');
+    f.emit(
+      forLoop(t, get(t0), get(t1), 1,
+        set(orow, i32.add(get(out), sh2(i32.mul(get(t), get(m))))),
+        memoryFill(get(orow), i32.const(0), sh2(get(m))),
+        forLoop(b, i32.const(0), get(B), 1,
+          set(av, f32.load(i32.add(get(a), sh2(i32.add(i32.mul(get(b), get(d)), get(t)))))),
+          set(p, i32.mul(get(b), get(k))),
+          set(pEnd, i32.add(get(p), get(k))),
+          block(
+            brIf(0, i32.ge_s(get(p), get(pEnd))),
+            loop(
+              set(po, i32.add(get(orow), sh2(i32.load(i32.add(get(idx), sh2(get(p))))))),
+              f32.store(get(po), f32.add(f32.load(get(po)), f32.mul(f32.load(i32.add(get(v), sh2(get(p)))), get(av)))),
+              set(p, i32.add(get(p), i32.const(1))),
+              brIf(0, i32.lt_s(get(p), get(pEnd))),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ fused Adam
+  {
+    const f = mb.func('adam_step', [...Array(8).fill('i32'), ...Array(7).fill('f32')], []);
+    const [P, G, M, V, PO, MO, VO, n, c1, b2, c2, eps, ss, bc, dc] = Array.from({ length: 15 }, (_, i) => i) as number[];
+    const i = f.local('i32'), n4 = f.local('i32'), off = f.local('i32');
+    const C = [c1, b2, c2, eps, ss, bc, dc].map(() => f.local('v128'));
+    const gv = f.local('v128'), mv = f.local('v128'), m1 = f.local('v128'), v1 = f.local('v128');
+    const gs = f.local('f32'), ms = f.local('f32'), m1s = f.local('f32'), v1s = f.local('f32');
+    const [C1, B2, C2, EPS, SS, BC, DC] = C as [number, number, number, number, number, number, number];
+    const at = (base: number): Ex => i32.add(get(base), get(off));
+    f.emit(
+      ...[c1, b2, c2, eps, ss, bc, dc].map((s, k) => set(C[k]!, f32x4.splat(get(s!)))),
+      set(n4, i32.and(get(n!), i32.const(~3))),
+      forLoop(i, i32.const(0), get(n4), 4,
+        set(off, sh2(get(i))),
+        set(gv, v128.load(at(G!))),
+        set(mv, v128.load(at(M!))),
+        set(m1, f32x4.add(get(mv), f32x4.mul(f32x4.sub(get(gv), get(mv)), get(C1)))),
+        set(v1, f32x4.add(f32x4.mul(v128.load(at(V!)), get(B2)), f32x4.mul(f32x4.mul(get(gv), get(gv)), get(C2)))),
+        v128.store(at(MO!), get(m1)),
+        v128.store(at(VO!), get(v1)),
+        v128.store(
+          at(PO!),
+          f32x4.sub(
+            f32x4.mul(v128.load(at(P!)), get(DC)),
+            f32x4.mul(get(SS), f32x4.div(get(m1), f32x4.add(f32x4.div(f32x4.sqrt(get(v1)), get(BC)), get(EPS)))),
+          ),
+        ),
+      ),
+      forLoop(i, get(n4), get(n!), 1,
+        set(off, sh2(get(i))),
+        set(gs, f32.load(at(G!))),
+        set(ms, f32.load(at(M!))),
+        set(m1s, f32.add(get(ms), f32.mul(f32.sub(get(gs), get(ms)), get(c1!)))),
+        set(v1s, f32.add(f32.mul(f32.load(at(V!)), get(b2!)), f32.mul(f32.mul(get(gs), get(gs)), get(c2!)))),
+        f32.store(at(MO!), get(m1s)),
+        f32.store(at(VO!), get(v1s)),
+        f32.store(at(PO!), f32.sub(f32.mul(f32.load(at(P!)), get(dc!)), f32.mul(get(ss!), f32.div(get(m1s), f32.add(f32.div(f32.sqrt(get(v1s)), get(bc!)), get(eps!)))))),
+      ),
+    );
+  }
+}

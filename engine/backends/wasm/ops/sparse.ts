@@ -1,0 +1,130 @@
+/**
+ * Drivers of the sparse row primitives and the fused Adam step (kernels/sparse.ts): float32 only
+ * (other dtypes decline to the reference kernel), indices validated here first with the
+ * reference's message, rows of the output split over threads.
+ */
+import type { TensorRef } from '../../../backend.js';
+import { sizeOf } from '../../../shape.js';
+import { checkSparseIndices } from '../../reference/sparse.js';
+import type { WasmBackend, WasmKernel } from '../backend.js';
+import { splitRange } from './layout.js';
+
+/** Multiply-adds per thread below which splitting costs more than it saves (~20 µs handoff). */
+const GRAIN = 1 << 16;
+/** Elements per thread for the streaming Adam pass. */
+const GRAIN_ADAM = 1 << 16;
+
+const f32 = (...ts: readonly TensorRef[]) => ts.every((t) => t.dtype === 'float32');
+
+/**
+ * A table in cols layout (W [d, m]) puts each vector in a strided column, which the cols kernels
+ * read with scalar gathers (~4× slower per multiply-add than the 4-lane rows kernels, measured).
+ * Transposing it (one tiled pass over m·d words) pays when the B·k picks read as many words.
+ */
+const transposePays = (m: number, d: number, picks: number): boolean => m * d <= picks * d;
+
+/** y [C, R] = x [R, C] (byte offsets), the tiled transpose split over rows. */
+function transpose(be: WasmBackend, x: number, y: number, R: number, C: number): void {
+  be.parallel('transpose2d', splitRange(R, be.threadsFor(R * C, 1 << 16), 16).map(([r0, r1]) => [x, y, 1, R, C, r0, r1]));
+}
+
+/** Runs `fn` with the rows-layout [m, d] copy of the cols-layout table w [d, m] in scratch. */
+function withRowsTable(be: WasmBackend, w: TensorRef, m: number, d: number, fn: (rows: number) => void): void {
+  be.withScratch(4 * m * d, (t) => {
+    transpose(be, be.off(w), t, d, m);
+    fn(t);
+  });
+}
+
+/** m and d of a table in `layout`. */
+function dims(w: TensorRef, layout: unknown): { m: number; d: number } {
+  return layout === 'rows' ? { m: w.shape[0]!, d: w.shape[1]! } : { m: w.shape[1]!, d: w.shape[0]! };
+}
+
+/** Rows [0, n) split over the threads that `work` multiply-adds justify. */
+function rowsFor(be: WasmBackend, n: number, work: number): [number, number][] {
+  return splitRange(n, Math.min(n, be.threadsFor(work, GRAIN)));
+}
+
+export const sparseDrivers: Record<string, WasmKernel> = {
+  gatherDot: (be, [a, w, idx], [y], attrs) => {
+    if (!f32(a!, w!)) return false;
+    const { m, d } = dims(w!, attrs.layout);
+    const [B, k] = idx!.shape as [number, number];
+    checkSparseIndices('gatherDot', be.i32(idx!), k, m);
+    if (B * k === 0) return true;
+    const ranges = rowsFor(be, B, B * k * d);
+    if (attrs.layout === 'rows') {
+      be.parallel('sp_dot_rows', ranges.map(([b0, b1]) => [be.off(a!), be.off(w!), be.off(idx!), be.off(y!), d, k, b0, b1]));
+    } else if (transposePays(m, d, B * k)) {
+      withRowsTable(be, w!, m, d, (wr) => be.parallel('sp_dot_rows', ranges.map(([b0, b1]) => [be.off(a!), wr, be.off(idx!), be.off(y!), d, k, b0, b1])));
+    } else {
+      be.parallel('sp_dot_cols', ranges.map(([b0, b1]) => [be.off(a!), be.off(w!), be.off(idx!), be.off(y!), d, m, k, b0, b1]));
+    }
+    return true;
+  },
+  embeddingBag: (be, [v, idx, w], [y], attrs) => {
+    if (!f32(v!, w!)) return false;
+    const { m, d } = dims(w!, attrs.layout);
+    const [B, k] = idx!.shape as [number, number];
+    checkSparseIndices('embeddingBag', be.i32(idx!), k, m);
+    if (B * d === 0) return true;
+    const ranges = rowsFor(be, B, B * Math.max(k, 1) * d);
+    if (attrs.layout === 'rows') {
+      be.parallel('sp_bag_rows', ranges.map(([b0, b1]) => [be.off(v!), be.off(idx!), be.off(w!), be.off(y!), d, k, b0, b1]));
+    } else if (transposePays(m, d, B * k)) {
+      withRowsTable(be, w!, m, d, (wr) => be.parallel('sp_bag_rows', ranges.map(([b0, b1]) => [be.off(v!), be.off(idx!), wr, be.off(y!), d, k, b0, b1])));
+    } else {
+      be.parallel('sp_bag_cols', ranges.map(([b0, b1]) => [be.off(v!), be.off(idx!), be.off(w!), be.off(y!), d, m, k, b0, b1]));
+    }
+    return true;
+  },
+  scatterOuter: (be, [v, idx, a], [y], attrs) => {
+    if (!f32(v!, a!)) return false;
+    const m = attrs.m as number;
+    const [B, k] = idx!.shape as [number, number];
+    const d = a!.shape[1]!;
+    const I = be.i32(idx!);
+    checkSparseIndices('scatterOuter', I, k, m);
+    if (m * d === 0) return true;
+    const work = m * d + B * k * d;
+    if (attrs.layout === 'cols' && !transposePays(m, d, B * k)) {
+      // thread t owns output rows (of [d, m]) t0..t1: zero them, then every pick adds its element
+      be.parallel('sp_outer_cols', rowsFor(be, d, work).map(([t0, t1]) => [be.off(v!), be.off(idx!), be.off(a!), be.off(y!), d, m, k, B, t0, t1]));
+      return true;
+    }
+    // group the flat positions b·k + j by index (a stable counting sort), so each output row is
+    // summed by one thread in (b, j) order with 4-lane updates along d
+    const n = B * k;
+    be.withScratch(4 * (m + 1 + n), (scratch) => {
+      const start = new Int32Array(be.wasmMemory.buffer, scratch, m + 1);
+      const ent = new Int32Array(be.wasmMemory.buffer, scratch + 4 * (m + 1), n);
+      start.fill(0);
+      for (let p = 0; p < n; p++) start[I[p]! + 1]!++;
+      for (let r = 0; r < m; r++) start[r + 1]! += start[r]!;
+      const cursor = start.slice(0, m);
+      for (let p = 0; p < n; p++) ent[cursor[I[p]!]!++] = p;
+      const rows = (dst: number) =>
+        be.parallel('sp_outer_rows', rowsFor(be, m, work).map(([r0, r1]) => [be.off(v!), be.off(a!), scratch + 4 * (m + 1), scratch, dst, d, k, r0, r1]));
+      if (attrs.layout === 'rows') rows(be.off(y!));
+      // cols: the [m, d] table in scratch, then one tiled transpose into the [d, m] output
+      else be.withScratch(4 * m * d, (t) => {
+        rows(t);
+        transpose(be, t, be.off(y!), m, d);
+      });
+    });
+    return true;
+  },
+  adamStep: (be, [p, g, m, v, stepSize, sqrtBc2, decay], [pOut, mOut, vOut], attrs) => {
+    if (!f32(p!)) return false;
+    const n = sizeOf(p!.shape);
+    if (n === 0) return true;
+    const b1 = attrs.beta1 as number, b2 = attrs.beta2 as number;
+    // f32 parameters: the call rounds each constant to float32, as a 0-d float32 tensor would
+    const consts = [1 - b1, b2, 1 - b2, attrs.eps as number, be.f32(stepSize!)[0]!, be.f32(sqrtBc2!)[0]!, attrs.decoupledDecay === true ? be.f32(decay!)[0]! : 1];
+    const ptrs = [p!, g!, m!, v!, pOut!, mOut!, vOut!].map((t) => be.off(t));
+    const ranges = splitRange(n, be.threadsFor(n, GRAIN_ADAM), 4);
+    be.parallel('adam_step', ranges.map(([i0, i1]) => [...ptrs.map((o) => o + 4 * i0), i1 - i0, ...consts]));
+    return true;
+  },
+};
