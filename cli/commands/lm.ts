@@ -40,6 +40,7 @@ const TRAIN_FLAGS: Record<string, { key: keyof TrainOptions; describe: string; t
   'n-head': { key: 'nHead', describe: 'attention heads', type: 'number' },
   'n-embd': { key: 'nEmbd', describe: 'embedding width', type: 'number' },
   bias: { key: 'bias', describe: 'biases in Linear and LayerNorm layers (--no-bias: nanoGPT\'s bias=False)', type: 'boolean' },
+  activation: { key: 'activation', describe: "MLP activation: gelu_new (tanh GELU, GPT-2) or gelu (exact erf GELU, nanoGPT)", type: 'string' },
   'block-size': { key: 'blockSize', describe: 'context length (n_positions)', type: 'number' },
   'batch-size': { key: 'batchSize', describe: 'sequences per step', type: 'number' },
   iters: { key: 'iters', describe: 'optimizer steps in total', type: 'number' },
@@ -95,6 +96,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
     // Like nanoGPT's lr_decay_iters = max_iters: the cosine spans the run unless told otherwise.
     if (args.iters !== undefined && args['decay-iters'] === undefined) o.decayIters = o.iters;
     if (!['char', 'gpt2', 'gpt2-restricted'].includes(o.tokenizer)) throw new Error(`--tokenizer must be char, gpt2 or gpt2-restricted, got '${o.tokenizer}'`);
+    if (o.activation !== 'gelu_new' && o.activation !== 'gelu') throw new Error(`--activation must be gelu_new or gelu, got '${o.activation}'`);
     if (o.decay !== 'cosine' && o.decay !== 'constant') throw new Error(`--decay must be cosine or constant, got '${o.decay}'`);
 
     let bar: Progress | null = null;

@@ -1,12 +1,14 @@
 /**
  * Composite layers built from primitives (their gradients come from the primitives' VJPs):
- * mean, variance, logsumexp, softmax, logSoftmax, layerNorm, crossEntropy, causal masking.
+ * mean, variance, logsumexp, softmax, logSoftmax, layerNorm, crossEntropy, causal masking, erf and
+ * the exact (erf) GELU.
  * A fused kernel may replace one of these only where measured to pay, checked against this.
  */
 import { ShapeError, fmtShape } from '../errors.js';
 import { normAxes, normAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { abs, add, div, equal, exp, greaterEqual, log, mul, rsqrt, sub, where } from '../ops/elementwise.js';
+import { abs, add, div, equal, exp, greaterEqual, log, mul, neg, rsqrt, sign, sub, where } from '../ops/elementwise.js';
+import { customVjp } from '../autodiff.js';
 import { max, sum } from '../ops/reduce.js';
 import { reshape } from '../ops/movement.js';
 import { arange, stopGradient } from '../ops/create.js';
@@ -94,4 +96,28 @@ export function causalMask(scores: Tensor): Tensor {
   const k = reshape(arange(0, S), [1, S]);
   const allowed = greaterEqual(q, k);
   return where(allowed, scores, -Infinity);
+}
+
+/**
+ * erf(x) from Numerical Recipes' Chebyshev fit of erfc (fractional error < 1.2e-7 for every x,
+ * i.e. float32 precision): erf(x) = sign(x)·(1 − t·exp(−z² + P(t))), z = |x|, t = 1/(1 + z/2).
+ * Built from primitives (no erf kernel exists on any backend); its VJP is the exact derivative
+ * 2/√π·exp(−x²) rather than the derivative of the fit (which would also be wrong at x = 0, where
+ * |x| has no gradient).
+ */
+const ERFC_COEFFS = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+const erfForward = (x: Tensor): Tensor => {
+  const z = abs(x);
+  const t = div(1, add(mul(z, 0.5), 1));
+  let p: Tensor = mul(t, ERFC_COEFFS[9]!);
+  for (let i = 8; i >= 1; i--) p = mul(t, add(p, ERFC_COEFFS[i]!));
+  const erfc = mul(t, exp(add(sub(neg(mul(z, z)), -ERFC_COEFFS[0]!), p)));
+  return mul(sign(x), sub(1, erfc));
+};
+const erfImpl = customVjp('erf', (x) => erfForward(x!), (c) => [mul(c.cotangents[0]!, mul(exp(neg(mul(c.inputs[0]!, c.inputs[0]!))), 2 / Math.sqrt(Math.PI)))]);
+export const erf = (x: Tensor): Tensor => erfImpl(x) as Tensor;
+
+/** The exact GELU, x·Φ(x) = ½·x·(1 + erf(x/√2)) (PyTorch's `nn.GELU()`, HF's 'gelu'). */
+export function geluErf(x: Tensor): Tensor {
+  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
 }

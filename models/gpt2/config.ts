@@ -21,8 +21,11 @@ export interface Gpt2Config {
   n_head: number;
   /** MLP hidden width; null means 4 * n_embd (as in HF). */
   n_inner: number | null;
-  /** 'gelu_new' and 'gelu_pytorch_tanh' are the same tanh-approximated GELU. */
-  activation_function: 'gelu_new' | 'gelu_pytorch_tanh';
+  /**
+   * 'gelu_new' and 'gelu_pytorch_tanh' are the same tanh-approximated GELU (every released GPT-2);
+   * 'gelu' is the exact erf GELU (HF's GELUActivation, nanoGPT's nn.GELU()).
+   */
+  activation_function: 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu';
   resid_pdrop: number;
   embd_pdrop: number;
   attn_pdrop: number;
@@ -73,7 +76,7 @@ export const GPT2_DEFAULTS: Omit<Gpt2Config, 'extra'> = {
 };
 
 const KNOWN = new Set(Object.keys(GPT2_DEFAULTS));
-const ACTIVATIONS = new Set(['gelu_new', 'gelu_pytorch_tanh']);
+const ACTIVATIONS = new Set(['gelu_new', 'gelu_pytorch_tanh', 'gelu']);
 
 function posInt(name: string, v: unknown, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`${where}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
@@ -105,7 +108,7 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config'): Gpt
   const act = get('activation_function');
   if (typeof act !== 'string' || !ACTIVATIONS.has(act)) {
     throw new ConfigError(
-      `${where}: activation_function ${JSON.stringify(act)} is not supported (only the tanh GELU: 'gelu_new' or 'gelu_pytorch_tanh')`,
+      `${where}: activation_function ${JSON.stringify(act)} is not supported (only the tanh GELU 'gelu_new' / 'gelu_pytorch_tanh' or the exact GELU 'gelu')`,
     );
   }
   if (get('scale_attn_by_inverse_layer_idx') !== false) {

@@ -124,7 +124,8 @@ function attention(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor, 
 }
 
 function mlp(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor): E.Tensor {
-  const h = E.gelu(linear(x, p(params, `h.${l}.mlp.c_fc.weight`), pb(params, cfg, `h.${l}.mlp.c_fc.bias`)));
+  const pre = linear(x, p(params, `h.${l}.mlp.c_fc.weight`), pb(params, cfg, `h.${l}.mlp.c_fc.bias`));
+  const h = cfg.activation_function === 'gelu' ? E.geluErf(pre) : E.gelu(pre);
   return linear(h, p(params, `h.${l}.mlp.c_proj.weight`), pb(params, cfg, `h.${l}.mlp.c_proj.bias`));
 }
 

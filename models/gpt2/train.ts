@@ -32,6 +32,8 @@ export interface TrainOptions {
   nEmbd: number;
   /** Biases in Linear and LayerNorm layers (GPT-2: true; nanoGPT's default: false). */
   bias: boolean;
+  /** MLP activation: 'gelu_new' (tanh GELU, GPT-2) or 'gelu' (exact erf GELU, nanoGPT). */
+  activation: 'gelu_new' | 'gelu';
   /** Context length (also the model's n_positions). */
   blockSize: number;
   batchSize: number;
@@ -67,6 +69,7 @@ export const NANOGPT_CHAR_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   nHead: 4,
   nEmbd: 128,
   bias: false, // nanoGPT's train.py default (`bias = False`), which its published 1.88 used
+  activation: 'gelu', // nanoGPT's MLP uses nn.GELU(), the exact erf GELU
   blockSize: 64,
   batchSize: 12,
   iters: 2000,
@@ -100,6 +103,7 @@ export const DEFAULT_MODEL_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   nHead: 4,
   nEmbd: 128,
   bias: true, // GPT-2 proper: its checkpoints load in any GPT-2 implementation unchanged
+  activation: 'gelu_new',
   blockSize: 128,
   batchSize: 8,
   iters: 600,
@@ -117,7 +121,7 @@ export const PRESETS: Record<string, Omit<TrainOptions, 'data' | 'out'>> = {
 
 /** Options that change the computation: a resumed run must use the same values. */
 const RESUME_KEYS: (keyof TrainOptions)[] = [
-  'data', 'trainFrac', 'tokenizer', 'nLayer', 'nHead', 'nEmbd', 'bias', 'blockSize', 'batchSize', 'lr', 'minLr',
+  'data', 'trainFrac', 'tokenizer', 'nLayer', 'nHead', 'nEmbd', 'bias', 'activation', 'blockSize', 'batchSize', 'lr', 'minLr',
   'warmupIters', 'decayIters', 'decay', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradClip', 'seed',
 ];
 
@@ -274,7 +278,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
     const ck = loadCheckpoint(from);
     const saved = ck.state.trainConfig;
     // Checkpoints written before `bias` existed were all biased models.
-    const savedOf = (k: keyof TrainOptions) => (k === 'bias' && saved[k] === undefined ? true : saved[k]);
+    const savedOf = (k: keyof TrainOptions) => (saved[k] !== undefined ? saved[k] : k === 'bias' ? true : k === 'activation' ? 'gelu_new' : undefined);
     const diffs = RESUME_KEYS.filter((k) => JSON.stringify(savedOf(k)) !== JSON.stringify(o[k]));
     if (diffs.length) {
       E.dispose([ck.params, ck.moments]);
@@ -296,6 +300,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       n_layer: o.nLayer,
       n_head: o.nHead,
       bias: o.bias,
+      activation_function: o.activation,
       resid_pdrop: 0,
       embd_pdrop: 0,
       attn_pdrop: 0,

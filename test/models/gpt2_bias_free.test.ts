@@ -74,4 +74,19 @@ describe('GPT-2 without biases (nanoGPT bias=False)', () => {
     writeFileSync(join(dir2, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(dir2, 'config.json'), 'utf8')), bias: false }));
     expect(() => loadHfDir(dir2)).toThrow(/unexpected tensors.*ln_1\.bias/);
   });
+
+  it("activation_function 'gelu' runs the exact erf GELU in the MLP (nanoGPT's nn.GELU)", () => {
+    const cfgT = makeConfig({ ...base, n_layer: 1 });
+    const cfgE = makeConfig({ ...base, n_layer: 1, activation_function: 'gelu' });
+    const params = initParams(cfgT, 11);
+    // make the MLP matter: larger pre-activations than the 0.02 init gives
+    params['h.0.mlp.c_fc.weight'] = E.mul(params['h.0.mlp.c_fc.weight']!, 50);
+    const tokens = tokensTensor(cfgT, [[3, 1, 4, 1, 5, 9]]);
+    const yT = Array.from(forward(params, cfgT, tokens).toArray());
+    const yE = Array.from(forward(params, cfgE, tokens).toArray());
+    const diff = Math.max(...yT.map((v, i) => Math.abs(v - yE[i]!)));
+    expect(diff).toBeGreaterThan(1e-7);
+    expect(diff).toBeLessThan(1e-2);
+    // (the exact GELU itself is checked against float64 references in test/engine/erf_gelu.test.ts)
+  });
 });

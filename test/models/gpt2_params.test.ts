@@ -54,7 +54,8 @@ describe('config', () => {
   it('refuses fields that change semantics, naming them', () => {
     expect(() => parseConfig({ scale_attn_by_inverse_layer_idx: true })).toThrow(/scale_attn_by_inverse_layer_idx=true is not supported/);
     expect(() => parseConfig({ activation_function: 'relu' })).toThrow(/activation_function "relu" is not supported/);
-    expect(() => parseConfig({ activation_function: 'gelu' })).toThrow(/activation_function "gelu"/);
+    expect(() => parseConfig({ activation_function: 'gelu_fast' })).toThrow(/activation_function "gelu_fast"/);
+    expect(parseConfig({ activation_function: 'gelu' }).activation_function).toBe('gelu'); // exact erf GELU
     expect(() => parseConfig({ add_cross_attention: true })).toThrow(/add_cross_attention=true/);
     expect(() => parseConfig({ tie_word_embeddings: false })).toThrow(/tie_word_embeddings=false/);
     expect(() => parseConfig({ model_type: 'gpt_neox' })).toThrow(/model_type is "gpt_neox"/);

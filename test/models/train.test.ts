@@ -30,6 +30,7 @@ const tiny = (out: string, over: Partial<TrainOptions> = {}): TrainOptions => ({
   nHead: 2,
   nEmbd: 16,
   bias: true,
+  activation: 'gelu_new',
   blockSize: 16,
   batchSize: 4,
   iters: 8,
