@@ -315,7 +315,7 @@ export function readTensor(t: Tensor): TypedArray {
   return readTensorUnchecked(t);
 }
 export function readTensorUnchecked(t: Tensor): TypedArray {
-  const buf = t.buf; // throws for an abstract (jit tracer) tensor // throws if disposed, even for an empty tensor
+  const buf = t.buf; // throws if disposed or abstract (a jit tracer), even for an empty tensor
   if (t.size === 0) return allocArray(t.dtype, 0);
   return t.backend.download(buf, t.dtype, t.size);
 }
@@ -338,22 +338,20 @@ export function dispatch(opName: string, inputs: readonly Tensor[], attrs: Attrs
     if (!b.dtypes.includes(m.dtype)) throw new DTypeError(`${opName}: backend '${b.name}' does not support ${m.dtype}`);
   }
   if (!b.has(opName)) throw new BackendError(`${opName}: backend '${b.name}' has no kernel for this op`);
-  if (abstractDepth > 0) {
-    const outs = metas.map((m) => {
-      const t = new Tensor(m.shape, m.dtype, null as unknown as BufferHandle, b);
-      t.abstract = true;
-      return adopt(t);
-    });
-    recorder?.onOp(opName, inputs, outs, attrs);
-    recordOnTapes(opName, def.vjp, inputs, outs, attrs);
-    return outs;
-  }
-  const outputs = metas.map((m) => new Tensor(m.shape, m.dtype, b.alloc(m.dtype, sizeOf(m.shape)), b));
-  try {
-    b.run(opName, inputs, outputs, attrs);
-  } catch (e) {
-    for (const o of outputs) b.free(o.rawBuffer());
-    throw e;
+  // While jit traces abstractly, outputs are shape-only tensors and no kernel runs.
+  const abstract = abstractDepth > 0;
+  const outputs = metas.map((m) => {
+    const t = new Tensor(m.shape, m.dtype, abstract ? (null as unknown as BufferHandle) : b.alloc(m.dtype, sizeOf(m.shape)), b);
+    t.abstract = abstract;
+    return t;
+  });
+  if (!abstract) {
+    try {
+      b.run(opName, inputs, outputs, attrs);
+    } catch (e) {
+      for (const o of outputs) b.free(o.rawBuffer());
+      throw e;
+    }
   }
   for (const o of outputs) adopt(o);
   recorder?.onOp(opName, inputs, outputs, attrs);

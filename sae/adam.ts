@@ -31,7 +31,8 @@ export function adamScalars(lr: number, t: number, h: AdamHyper): { stepSize: nu
 
 /**
  * One Adam step for every parameter, each tensor in one pass of the fused `adamStep` primitive
- * (bit-identical to `adamUpdateComposite`, ~5× less memory traffic on the large matrices).
+ * (bit-identical to the ~13-pass composite of elementwise ops in the file comment's formulas,
+ * which test/sae/sparse_path.test.ts keeps as its oracle; ~5× less memory traffic on large matrices).
  */
 export function adamUpdate(
   params: Params,
@@ -51,35 +52,6 @@ export function adamUpdate(
     out[name] = r.p;
     m[name] = r.m;
     v[name] = r.v;
-  }
-  return { params: out, state: { m, v } };
-}
-
-/**
- * The same update as a composite of elementwise ops (~13 passes per tensor): the definition the
- * fused `adamStep` primitive reproduces bit for bit (tested); kept for that test and as documentation.
- */
-export function adamUpdateComposite(
-  params: Params,
-  grads: Params,
-  state: AdamState,
-  sc: { stepSize: E.Tensor; sqrtBc2: E.Tensor; decay: E.Tensor },
-  h: AdamHyper,
-): { params: Params; state: AdamState } {
-  const out: Params = {};
-  const m: Params = {};
-  const v: Params = {};
-  for (const name of Object.keys(params)) {
-    const p = params[name]!;
-    const g = grads[name];
-    if (!g) throw new Error(`adam: no gradient for parameter '${name}'`);
-    const m1 = E.add(state.m[name]!, E.mul(E.sub(g, state.m[name]!), 1 - h.adamBeta1));
-    const v1 = E.add(E.mul(state.v[name]!, h.adamBeta2), E.mul(E.mul(g, g), 1 - h.adamBeta2));
-    const denom = E.add(E.div(E.sqrt(v1), sc.sqrtBc2), h.adamEps);
-    const base = h.weightDecay > 0 ? E.mul(p, sc.decay) : p;
-    out[name] = E.sub(base, E.mul(sc.stepSize, E.div(m1, denom)));
-    m[name] = m1;
-    v[name] = v1;
   }
   return { params: out, state: { m, v } };
 }

@@ -11,12 +11,41 @@ import * as E from '../../engine/index.js';
 import { resolveConfig, type SaeTrainConfig } from '../../sae/config.js';
 import { topkVariant } from '../../sae/topk.js';
 import { gsaeVariant } from '../../sae/gsae.js';
-import { adamUpdate, adamUpdateComposite } from '../../sae/adam.js';
+import { adamUpdate, type AdamHyper, type AdamState } from '../../sae/adam.js';
 import { ArraySource } from '../../sae/data.js';
 import { SaeTrainer } from '../../sae/trainer.js';
 import { preActsAt, type Params } from '../../sae/common.js';
 import type { Variant } from '../../sae/variant.js';
 import { arr, deviceParams, dimsArb, dyadic, moderate, rawSaeArb, type Dims, type RawSae } from './helpers.js';
+
+/**
+ * The same update as a composite of elementwise ops (~13 passes per tensor): the definition the
+ * fused `adamStep` primitive (sae/adam.ts) must reproduce bit for bit.
+ */
+function adamUpdateComposite(
+  params: Params,
+  grads: Params,
+  state: AdamState,
+  sc: { stepSize: E.Tensor; sqrtBc2: E.Tensor; decay: E.Tensor },
+  h: AdamHyper,
+): { params: Params; state: AdamState } {
+  const out: Params = {};
+  const m: Params = {};
+  const v: Params = {};
+  for (const name of Object.keys(params)) {
+    const p = params[name]!;
+    const g = grads[name];
+    if (!g) throw new Error(`adam: no gradient for parameter '${name}'`);
+    const m1 = E.add(state.m[name]!, E.mul(E.sub(g, state.m[name]!), 1 - h.adamBeta1));
+    const v1 = E.add(E.mul(state.v[name]!, h.adamBeta2), E.mul(E.mul(g, g), 1 - h.adamBeta2));
+    const denom = E.add(E.div(E.sqrt(v1), sc.sqrtBc2), h.adamEps);
+    const base = h.weightDecay > 0 ? E.mul(p, sc.decay) : p;
+    out[name] = E.sub(base, E.mul(sc.stepSize, E.div(m1, denom)));
+    m[name] = m1;
+    v[name] = v1;
+  }
+  return { params: out, state: { m, v } };
+}
 
 const SEED = 777;
 let prev = '';

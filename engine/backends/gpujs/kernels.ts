@@ -315,6 +315,20 @@ function batchCoef(s: Shape, d: number, outRank: number): Coef {
   return aligned(s, d, outRank);
 }
 
+/**
+ * The tail of gather and takeAlongAxis: read the index `iv` from operand 1 at this output
+ * position, then return operand 0 (shape `x`) at this position moved by `iv` along `axis`.
+ */
+function returnIndexedRead(k: KernelSource, dims: IndexDim[], vars: string[], x: Shape, axis: number): void {
+  const I = access(dims, vars, 1);
+  k.line(`const iv = ${at('t1', I.row, I.col)};`);
+  const X = access(dims, vars, 0);
+  const cf = coefOf(x, axis);
+  X.row.add('iv', cf.row);
+  X.col.add('iv', cf.col);
+  k.line(`return ${at('t0', X.row, X.col)};`);
+}
+
 /** out = x[..., idx[...], ...] along axis; indices already proven in range. */
 export function gatherKernel(x: Shape, idx: Shape, axis: number, outShape: Shape): KernelPlan {
   const k = new KernelSource(['t0', 't1']);
@@ -324,26 +338,14 @@ export function gatherKernel(x: Shape, idx: Shape, axis: number, outShape: Shape
     if (d < axis + q) return [NO_COEF, coefOf(idx, d - axis)];
     return [coefOf(x, d - q + 1), NO_COEF];
   });
-  const I = access(dims, vars, 1);
-  k.line(`const iv = ${at('t1', I.row, I.col)};`);
-  const X = access(dims, vars, 0);
-  const cf = coefOf(x, axis);
-  X.row.add('iv', cf.row);
-  X.col.add('iv', cf.col);
-  k.line(`return ${at('t0', X.row, X.col)};`);
+  returnIndexedRead(k, dims, vars, x, axis);
   return plan(k, outShape, tensorArgs(2));
 }
 
 export function takeAlongAxisKernel(x: Shape, idx: Shape, axis: number): KernelPlan {
   const k = new KernelSource(['t0', 't1']);
   const { dims, vars } = startGrid(k, idx, 2, (d) => [d === axis ? NO_COEF : coefOf(x, d), coefOf(idx, d)]);
-  const I = access(dims, vars, 1);
-  k.line(`const iv = ${at('t1', I.row, I.col)};`);
-  const X = access(dims, vars, 0);
-  const cf = coefOf(x, axis);
-  X.row.add('iv', cf.row);
-  X.col.add('iv', cf.col);
-  k.line(`return ${at('t0', X.row, X.col)};`);
+  returnIndexedRead(k, dims, vars, x, axis);
   return plan(k, idx, tensorArgs(2));
 }
 
