@@ -45,3 +45,4 @@ export * from './nn/functional.js';
 export { flatten, mapTensors, tensorLeaves } from './tree.js';
 export * from './io/safetensors.js';
 export * from './random.js';
+export * from './random_torch.js';

@@ -57,6 +57,7 @@ const TRAIN_FLAGS: Record<string, { key: keyof TrainOptions; describe: string; t
   'eval-interval': { key: 'evalInterval', describe: 'estimate train/val loss every N steps', type: 'number' },
   'eval-iters': { key: 'evalIters', describe: 'batches per loss estimate', type: 'number' },
   seed: { key: 'seed', describe: 'seed of every random choice', type: 'number' },
+  rng: { key: 'rng', describe: "random streams: gsae (the project's generator) or torch (torch.manual_seed(seed) in nanoGPT's order: its initial weights and batches)", type: 'string' },
   'checkpoint-interval': { key: 'checkpointInterval', describe: 'write a checkpoint every N steps (0: only at the end)', type: 'number' },
 };
 
@@ -98,6 +99,8 @@ const trainCommand: CommandModule<object, TrainArgs> = {
     if (!['char', 'gpt2', 'gpt2-restricted'].includes(o.tokenizer)) throw new Error(`--tokenizer must be char, gpt2 or gpt2-restricted, got '${o.tokenizer}'`);
     if (o.activation !== 'gelu_new' && o.activation !== 'gelu') throw new Error(`--activation must be gelu_new or gelu, got '${o.activation}'`);
     if (o.decay !== 'cosine' && o.decay !== 'constant') throw new Error(`--decay must be cosine or constant, got '${o.decay}'`);
+    if (o.rng !== 'gsae' && o.rng !== 'torch') throw new Error(`--rng must be gsae or torch, got '${o.rng}'`);
+    if (o.rng === 'torch' && o.seed < 0) throw new Error(`--seed must be >= 0 with --rng torch (it is torch.manual_seed's), got ${o.seed}`);
 
     let bar: Progress | null = null;
     let stop = false;

@@ -53,13 +53,21 @@ export interface HostBatch {
 /** B random windows of T+1 tokens (start uniform in [0, len − T)), as nanoGPT's get_batch. */
 export function randomBatch(data: Int32Array, B: number, T: number, rng: E.Rng): HostBatch {
   if (data.length <= T) throw new Error(`batch: the split has ${data.length} tokens, too few for block size ${T} (needs more than ${T})`);
+  const starts: number[] = [];
+  for (let b = 0; b < B; b++) starts.push(rng.int(data.length - T));
+  return batchFromStarts(data, starts, T);
+}
+
+/** The windows data[i .. i+T) (inputs) and data[i+1 .. i+T+1) (targets) for each start i. */
+export function batchFromStarts(data: Int32Array, starts: readonly number[], T: number): HostBatch {
+  const B = starts.length;
   const x = new Int32Array(B * T);
   const y = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const i = rng.int(data.length - T);
+  starts.forEach((i, b) => {
+    if (!(Number.isInteger(i) && i >= 0 && i + T < data.length)) throw new Error(`batch: start ${i} out of range for a split of ${data.length} tokens and block size ${T}`);
     x.set(data.subarray(i, i + T), b * T);
     y.set(data.subarray(i + 1, i + 1 + T), b * T);
-  }
+  });
   return { x, y, shape: [B, T] };
 }
 

@@ -4,10 +4,13 @@
  * warm-up + cosine learning rate, periodic train/val loss estimates, atomic checkpoints with exact
  * resume. The whole update (forward, backward, clipping, AdamW) is one `E.jit`-compiled step.
  *
- * Reproducibility: one seed fixes everything. Three independent RNG streams come from it:
- * `init` (parameters), `data` (training batches; saved in checkpoints) and `eval` (forked per
- * evaluation step, so evaluating never shifts the training stream). A run interrupted and resumed
- * from its checkpoint produces bit-identical parameters to an uninterrupted one.
+ * Reproducibility: one seed fixes everything. With `rng: 'gsae'` (default) three independent
+ * streams of the project's generator come from it: `init` (parameters), `data` (training batches;
+ * saved in checkpoints) and `eval` (forked per evaluation step, so evaluating never shifts the
+ * training stream). With `rng: 'torch'` the seed is `torch.manual_seed`'s and initialisation and
+ * batches replay nanoGPT's draws from PyTorch's generator exactly (init_torch.ts, batches.ts).
+ * A run interrupted and resumed from its checkpoint produces bit-identical parameters to an
+ * uninterrupted one.
  *
  * Dropout is not implemented; configs built here have all dropout probabilities 0.
  */
@@ -15,7 +18,9 @@ import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { hasDropout, makeConfig, type Gpt2Config } from './config.js';
 import { findCheckpoint, loadCheckpoint, saveCheckpoint, STATE_VERSION, type TrainerState } from './checkpoint.js';
-import { randomBatch, tokenizeCorpus, type HostBatch, type TokenizerKind } from './data.js';
+import { GsaeSampler, TorchSampler, type BatchSampler, type RngKind } from './batches.js';
+import { tokenizeCorpus, type HostBatch, type TokenizerKind } from './data.js';
+import { initParamsTorch } from './init_torch.js';
 import { lossFn } from './model.js';
 import { countParams, initParams, writeFileAtomic, type Gpt2Params } from './params.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -59,6 +64,11 @@ export interface TrainOptions {
   out: string;
   /** Write a checkpoint every this many steps (0: only at the end or when stopped). */
   checkpointInterval: number;
+  /**
+   * Random streams: 'gsae' (the project's generator) or 'torch' (PyTorch's generator in
+   * nanoGPT's order: the same seed gives nanoGPT's initial weights and batches).
+   */
+  rng: RngKind;
 }
 
 /** nanoGPT's published char-level CPU configuration (README "baby GPT" on a laptop). */
@@ -87,6 +97,7 @@ export const NANOGPT_CHAR_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   evalIters: 20,
   seed: 1337,
   checkpointInterval: 500,
+  rng: 'torch', // torch.manual_seed(1337): nanoGPT's own initial weights and batch sequence
 };
 
 /**
@@ -104,6 +115,7 @@ export const DEFAULT_MODEL_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   nEmbd: 128,
   bias: true, // GPT-2 proper: its checkpoints load in any GPT-2 implementation unchanged
   activation: 'gelu_new',
+  rng: 'gsae',
   blockSize: 128,
   batchSize: 8,
   iters: 600,
@@ -122,7 +134,7 @@ export const PRESETS: Record<string, Omit<TrainOptions, 'data' | 'out'>> = {
 /** Options that change the computation: a resumed run must use the same values. */
 const RESUME_KEYS: (keyof TrainOptions)[] = [
   'data', 'trainFrac', 'tokenizer', 'nLayer', 'nHead', 'nEmbd', 'bias', 'activation', 'blockSize', 'batchSize', 'lr', 'minLr',
-  'warmupIters', 'decayIters', 'decay', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradClip', 'seed',
+  'warmupIters', 'decayIters', 'decay', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradClip', 'seed', 'rng',
 ];
 
 export function validateTrainOptions(o: TrainOptions): void {
@@ -140,6 +152,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   int('evalIters', 1);
   int('checkpointInterval', 0);
   if (!Number.isSafeInteger(o.seed)) throw new Error(`train: seed must be a safe integer, got ${o.seed}`);
+  if (o.rng !== 'gsae' && o.rng !== 'torch') throw new Error(`train: rng must be 'gsae' or 'torch', got ${JSON.stringify(o.rng)}`);
+  if (o.rng === 'torch' && o.seed < 0) throw new Error(`train: with rng 'torch' the seed is torch.manual_seed's and must be >= 0, got ${o.seed}`);
   if (o.nEmbd % o.nHead !== 0) throw new Error(`train: nEmbd (${o.nEmbd}) must be divisible by nHead (${o.nHead})`);
   if (!(o.gradClip >= 0)) throw new Error(`train: gradClip must be >= 0 (0 disables clipping), got ${o.gradClip}`);
   validateSchedule(scheduleOf(o));
@@ -223,19 +237,16 @@ export function makeTrainStep(cfg: Gpt2Config, opt: AdamWConfig, gradClip: numbe
   }, { donateArgnums: donate ? [0, 1, 2] : [] }) as unknown as StepFn;
 }
 
-/** Mean loss over `n` random batches drawn with `rng` (forward only). */
+/** Mean loss over `n` batches from `next` (forward only). */
 function estimateLoss(
   evalFn: (p: Gpt2Params, x: E.Tensor, y: E.Tensor) => E.Tensor,
   params: Gpt2Params,
-  data: Int32Array,
   n: number,
-  B: number,
-  T: number,
-  rng: E.Rng,
+  next: () => HostBatch,
 ): number {
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const b = randomBatch(data, B, T, rng);
+    const b = next();
     total += E.tidy(() => evalFn(params, ...batchTensors(b)).item());
   }
   return total / n;
@@ -266,7 +277,8 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
   let params: Gpt2Params;
   let moments: AdamWMoments;
   let state: TrainerState;
-  const dataRng = root.fork('data');
+  // rng 'torch': one PyTorch generator, first for the initial weights, then for every batch.
+  const torchGen: E.TorchGenerator | null = o.rng === 'torch' ? new E.TorchGenerator(o.seed) : null;
   const existing = findCheckpoint(o.out);
   if (existing && !control.resume) {
     throw new Error(`train: ${existing} already holds a training checkpoint; resume it (--resume) or choose another output directory`);
@@ -277,8 +289,9 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
   if (from) {
     const ck = loadCheckpoint(from);
     const saved = ck.state.trainConfig;
-    // Checkpoints written before `bias` existed were all biased models.
-    const savedOf = (k: keyof TrainOptions) => (saved[k] !== undefined ? saved[k] : k === 'bias' ? true : k === 'activation' ? 'gelu_new' : undefined);
+    // Checkpoints written before `bias`, `activation` and `rng` existed: biased, tanh GELU, own generator.
+    const older: Partial<Record<keyof TrainOptions, unknown>> = { bias: true, activation: 'gelu_new', rng: 'gsae' };
+    const savedOf = (k: keyof TrainOptions) => (saved[k] !== undefined ? saved[k] : older[k]);
     const diffs = RESUME_KEYS.filter((k) => JSON.stringify(savedOf(k)) !== JSON.stringify(o[k]));
     if (diffs.length) {
       E.dispose([ck.params, ck.moments]);
@@ -288,7 +301,6 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       );
     }
     ({ cfg, params, moments, state } = ck);
-    dataRng.setState(state.dataRng);
     corpus = tokenizeCorpus(o.data, o.tokenizer, o.trainFrac, loadTokenizer(from));
     log(`resuming from ${from} at step ${state.step}`);
   } else {
@@ -307,15 +319,19 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       bos_token_id: corpus.tokenizer.eot,
       eos_token_id: corpus.tokenizer.eot,
     });
-    params = initParams(cfg, root.fork('init'));
+    params = torchGen ? initParamsTorch(cfg, torchGen) : initParams(cfg, root.fork('init'));
     moments = adamwInit(params);
-    state = { version: STATE_VERSION, step: 0, dataRng: dataRng.getState(), trainConfig: optionsRecord(o), history: [], elapsedS: 0, tokensSeen: 0 };
+    state = { version: STATE_VERSION, step: 0, dataRng: [], trainConfig: optionsRecord(o), history: [], elapsedS: 0, tokensSeen: 0 };
   }
   if (hasDropout(cfg)) log('note: the config has non-zero dropout; dropout is not implemented, training runs without it');
   if (cfg.n_positions < o.blockSize) throw new Error(`train: block size ${o.blockSize} exceeds the model's n_positions ${cfg.n_positions}`);
   for (const [name, d] of [['train', corpus.train], ['validation', corpus.val]] as const) {
     if (d.length <= o.blockSize) throw new Error(`train: the ${name} split of ${o.data} has ${d.length} tokens, too few for block size ${o.blockSize}`);
   }
+  const B = o.batchSize;
+  const T = o.blockSize;
+  const sampler: BatchSampler = torchGen ? new TorchSampler(torchGen, corpus, B, T) : new GsaeSampler(root, corpus, B, T);
+  if (from) sampler.setState(state.dataRng);
   cb.onStart?.({
     step: state.step, iters: o.iters, params: countParams(cfg), cfg, resumedFrom: from,
     trainTokens: corpus.train.length, valTokens: corpus.val.length, vocab: corpus.tokenizer.vocabSize,
@@ -323,16 +339,13 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
 
   const step = makeTrainStep(cfg, opt, o.gradClip);
   const evalFn = E.jit((p: Gpt2Params, x: E.Tensor, y: E.Tensor) => lossFn(p, cfg, x, y, { checkTokens: false }));
-  const B = o.batchSize;
-  const T = o.blockSize;
   let trainSeconds = 0;
   let lastVal: number | null = null;
   let lastTrain: number | null = null;
 
   const evaluate = (at: number) => {
-    const evalRng = root.fork('eval').fork(at);
-    const trainLoss = estimateLoss(evalFn, params, corpus.train, o.evalIters, B, T, evalRng.fork('train'));
-    const valLoss = estimateLoss(evalFn, params, corpus.val, o.evalIters, B, T, evalRng.fork('val'));
+    const trainLoss = estimateLoss(evalFn, params, o.evalIters, () => sampler.evalBatch('train', at));
+    const valLoss = estimateLoss(evalFn, params, o.evalIters, () => sampler.evalBatch('val', at));
     const lr = learningRate(sched, Math.min(at, Math.max(o.iters - 1, 0)));
     state.history = state.history.filter((h) => h.step !== at);
     state.history.push({ step: at, trainLoss, valLoss, lr });
@@ -341,7 +354,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
     cb.onEval?.({ step: at, trainLoss, valLoss, lr });
   };
   const checkpoint = () => {
-    state.dataRng = dataRng.getState();
+    state.dataRng = sampler.getState();
     saveCheckpoint(o.out, { cfg, params, moments, state }, corpus.tokenizer);
     cb.onCheckpoint?.(o.out, state.step);
   };
@@ -352,7 +365,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       const it = state.step;
       if (it % o.evalInterval === 0) evaluate(it);
       const lr = learningRate(sched, it);
-      const batch = randomBatch(corpus.train, B, T, dataRng);
+      const batch = sampler.train();
       const t0 = performance.now();
       const sc = adamwScalars(it + 1, lr, opt);
       const [x, y] = batchTensors(batch);

@@ -43,6 +43,8 @@ describe('gsae lm eval', () => {
     await expect(run(['lm'])).rejects.toThrow(/Name an lm command/);
     await expect(run(['lm', 'train', '--out', join(tmp, 'x'), '--lr', 'fast'])).rejects.toThrow(/--lr expects a number/);
     await expect(run(['lm', 'train', '--out', join(tmp, 'x'), '--tokenizer', 'words'])).rejects.toThrow(/--tokenizer must be char, gpt2 or gpt2-restricted/);
+    await expect(run(['lm', 'train', '--out', join(tmp, 'x'), '--rng', 'numpy'])).rejects.toThrow(/--rng must be gsae or torch/);
+    await expect(run(['lm', 'train', '--out', join(tmp, 'x'), '--rng', 'torch', '--seed', '-3'])).rejects.toThrow(/--seed must be >= 0 with --rng torch/);
     await expect(run(['lm', 'sample', '--model', dir, '--top-k', '0'])).rejects.toThrow(/--top-k must be an integer >= 1/);
   });
 });

@@ -48,6 +48,7 @@ const tiny = (out: string, over: Partial<TrainOptions> = {}): TrainOptions => ({
   evalIters: 2,
   seed: 5,
   checkpointInterval: 0,
+  rng: 'gsae',
   ...over,
 });
 
@@ -131,15 +132,15 @@ describe('training runs', () => {
     expect(E.memory().tensors).toBe(before); // the loop frees every step's tensors
   });
 
-  it('interrupted and resumed equals uninterrupted, bit for bit', async () => {
-    const a = join(tmp, 'whole');
-    const b = join(tmp, 'pieces');
-    const ra = await train(tiny(a));
-    const stopped = await train(tiny(b), {}, { stopAfter: 3 });
+  for (const rng of ['gsae', 'torch'] as const) it(`interrupted and resumed equals uninterrupted, bit for bit (rng ${rng})`, async () => {
+    const a = join(tmp, `whole-${rng}`);
+    const b = join(tmp, `pieces-${rng}`);
+    const ra = await train(tiny(a, { rng }));
+    const stopped = await train(tiny(b, { rng }), {}, { stopAfter: 3 });
     expect(stopped.completed).toBe(false);
     expect(loadCheckpoint(b).state.step).toBe(3);
     E.dispose(stopped.params);
-    const rb = await train(tiny(b), {}, { resume: true });
+    const rb = await train(tiny(b, { rng }), {}, { resume: true });
     expect(rb.completed).toBe(true);
     expect(rb.step).toBe(8);
     for (const f of ['model.safetensors', 'optimizer.safetensors', 'config.json', 'gsae_vocab.json']) {
@@ -157,6 +158,7 @@ describe('training runs', () => {
     const r = await train(tiny(d), {}, { stopAfter: 2 });
     E.dispose(r.params);
     await expect(train(tiny(d, { lr: 5e-3, batchSize: 3 }), {}, { resume: true })).rejects.toThrow(/batchSize \(checkpoint 4, now 3\), lr \(checkpoint 0\.01, now 0\.005\)/);
+    await expect(train(tiny(d, { rng: 'torch' }), {}, { resume: true })).rejects.toThrow(/rng \(checkpoint "gsae", now "torch"\)/);
     // Starting over on top of a checkpoint would silently destroy it.
     await expect(train(tiny(d))).rejects.toThrow(/already holds a training checkpoint; resume it/);
   });
