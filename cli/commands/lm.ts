@@ -40,6 +40,7 @@ const TRAIN_FLAGS: Record<string, { key: keyof TrainOptions; describe: string; t
   'n-head': { key: 'nHead', describe: 'attention heads', type: 'number' },
   'n-embd': { key: 'nEmbd', describe: 'embedding width', type: 'number' },
   bias: { key: 'bias', describe: 'biases in Linear and LayerNorm layers (--no-bias: nanoGPT\'s bias=False)', type: 'boolean' },
+  dropout: { key: 'dropout', describe: 'dropout probability at every site (HF resid/embd/attn_pdrop; nanoGPT\'s --dropout); evaluation runs without', type: 'number' },
   activation: { key: 'activation', describe: "MLP activation: gelu_new (tanh GELU, GPT-2) or gelu (exact erf GELU, nanoGPT)", type: 'string' },
   'block-size': { key: 'blockSize', describe: 'context length (n_positions)', type: 'number' },
   'batch-size': { key: 'batchSize', describe: 'sequences per step', type: 'number' },

@@ -43,7 +43,7 @@ for (const s of SHAPES) {
         step: () => {
           t++;
           const sc = adamwScalars(t, 1e-3, opt);
-          const out = E.tidy(() => step(p, mom.m, mom.v, x, y, sc.decay, sc.stepSize, sc.bc2Sqrt));
+          const out = E.tidy(() => step(p, mom.m, mom.v, x, y, sc.decay, sc.stepSize, sc.bc2Sqrt, {}));
           out.loss.item(); // wait for the result, as the peer does
           E.dispose([sc, out.loss, out.norm]); // p and mom were donated to the step
           p = E.keep(out.params);

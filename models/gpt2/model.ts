@@ -1,6 +1,7 @@
 /**
- * The GPT-2 forward pass (GPT2LMHeadModel without dropout), written only in engine ops so it runs
- * unchanged on every backend and differentiates through the engine's autodiff.
+ * The GPT-2 forward pass (GPT2LMHeadModel; dropout only when given masks, see dropout.ts), written
+ * only in engine ops so it runs unchanged on every backend and differentiates through the engine's
+ * autodiff.
  *
  * Layout: the residual stream is kept as [B*T, C] so every linear layer is one 2-D matmul (a
  * batched [B,T,C] @ [C,K] would materialise a per-batch weight gradient). Hooks see [B,T,C].
@@ -10,6 +11,7 @@
  */
 import * as E from '../../engine/index.js';
 import type { Gpt2Config } from './config.js';
+import { applyDropout, type DropoutMasks } from './dropout.js';
 import { checkHookNames, type Hooks } from './hooks.js';
 import type { Gpt2Params } from './params.js';
 
@@ -29,6 +31,8 @@ export interface ForwardOptions {
    * validating the data once up front.
    */
   checkTokens?: boolean;
+  /** Training-mode dropout: one mask per site (makeDropoutMasks); absent = evaluation mode. */
+  dropout?: DropoutMasks;
 }
 
 function p(params: Gpt2Params, name: string): E.Tensor {
@@ -106,7 +110,7 @@ function linear(x: E.Tensor, w: E.Tensor, b: E.Tensor | null): E.Tensor {
 }
 
 /** Causal multi-head self-attention of a [B*T, C] input (already layer-normed). */
-function attention(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor, B: number, T: number): E.Tensor {
+function attention(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor, B: number, T: number, drop?: DropoutMasks): E.Tensor {
   const C = cfg.n_embd;
   const H = cfg.n_head;
   const D = C / H;
@@ -118,15 +122,17 @@ function attention(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor, 
   const v = heads(2);
   let scores = E.matmul(q, k, false, true); // [B,H,T,T]
   if (cfg.scale_attn_weights) scores = E.div(scores, Math.sqrt(D));
-  const att = E.softmax(E.causalMask(scores), -1);
+  const att = applyDropout(drop, `h.${l}.attn`, E.softmax(E.causalMask(scores), -1));
   const y = E.reshape(E.transpose(E.matmul(att, v), [0, 2, 1, 3]), [N, C]);
-  return linear(y, p(params, `h.${l}.attn.c_proj.weight`), pb(params, cfg, `h.${l}.attn.c_proj.bias`));
+  const out = linear(y, p(params, `h.${l}.attn.c_proj.weight`), pb(params, cfg, `h.${l}.attn.c_proj.bias`));
+  return applyDropout(drop, `h.${l}.resid_attn`, out);
 }
 
-function mlp(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor): E.Tensor {
+function mlp(params: Gpt2Params, cfg: Gpt2Config, l: number, x: E.Tensor, drop?: DropoutMasks): E.Tensor {
   const pre = linear(x, p(params, `h.${l}.mlp.c_fc.weight`), pb(params, cfg, `h.${l}.mlp.c_fc.bias`));
   const h = cfg.activation_function === 'gelu' ? E.geluErf(pre) : E.gelu(pre);
-  return linear(h, p(params, `h.${l}.mlp.c_proj.weight`), pb(params, cfg, `h.${l}.mlp.c_proj.bias`));
+  const out = linear(h, p(params, `h.${l}.mlp.c_proj.weight`), pb(params, cfg, `h.${l}.mlp.c_proj.bias`));
+  return applyDropout(drop, `h.${l}.resid_mlp`, out);
 }
 
 /** Position ids 0..T-1 repeated for each of the B rows (host constant; a jit plan captures it). */
@@ -148,15 +154,16 @@ export function hiddenStates(params: Gpt2Params, cfg: Gpt2Config, tokens: E.Tens
   const N = B * T;
   const tok = hookAt(hooks, 'hook_embed', E.gather(p(params, 'wte.weight'), E.reshape(tokens, [N]), 0), B, T);
   const pos = hookAt(hooks, 'hook_pos_embed', E.gather(p(params, 'wpe.weight'), positionIds(B, T), 0), B, T);
-  let x = E.add(tok, pos);
+  const drop = opts.dropout;
+  let x = applyDropout(drop, 'embd', E.add(tok, pos));
   for (let l = 0; l < cfg.n_layer; l++) {
     const pre = `blocks.${l}.`;
     x = hookAt(hooks, `${pre}hook_resid_pre`, x, B, T);
     const a = E.layerNorm(x, p(params, `h.${l}.ln_1.weight`), pb(params, cfg, `h.${l}.ln_1.bias`), eps);
-    const attnOut = hookAt(hooks, `${pre}hook_attn_out`, attention(params, cfg, l, a, B, T), B, T);
+    const attnOut = hookAt(hooks, `${pre}hook_attn_out`, attention(params, cfg, l, a, B, T, drop), B, T);
     const mid = hookAt(hooks, `${pre}hook_resid_mid`, E.add(x, attnOut), B, T);
     const m = E.layerNorm(mid, p(params, `h.${l}.ln_2.weight`), pb(params, cfg, `h.${l}.ln_2.bias`), eps);
-    const mlpOut = hookAt(hooks, `${pre}hook_mlp_out`, mlp(params, cfg, l, m), B, T);
+    const mlpOut = hookAt(hooks, `${pre}hook_mlp_out`, mlp(params, cfg, l, m, drop), B, T);
     x = hookAt(hooks, `${pre}hook_resid_post`, E.add(mid, mlpOut), B, T);
   }
   const h = E.layerNorm(x, p(params, 'ln_f.weight'), pb(params, cfg, 'ln_f.bias'), eps);

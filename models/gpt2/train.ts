@@ -12,11 +12,13 @@
  * A run interrupted and resumed from its checkpoint produces bit-identical parameters to an
  * uninterrupted one.
  *
- * Dropout is not implemented; configs built here have all dropout probabilities 0.
+ * Dropout (`dropout`, nanoGPT's single probability, written to the config as HF's resid/embd/attn
+ * pdrop) uses masks drawn per step from the stream `dropout` (dropout.ts); evaluation runs without.
  */
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { hasDropout, makeConfig, type Gpt2Config } from './config.js';
+import { makeDropoutMasks, type DropoutMasks } from './dropout.js';
 import { findCheckpoint, loadCheckpoint, saveCheckpoint, STATE_VERSION, type TrainerState } from './checkpoint.js';
 import { GsaeSampler, TorchSampler, type BatchSampler, type RngKind } from './batches.js';
 import { tokenizeCorpus, type HostBatch, type TokenizerKind } from './data.js';
@@ -39,6 +41,8 @@ export interface TrainOptions {
   bias: boolean;
   /** MLP activation: 'gelu_new' (tanh GELU, GPT-2) or 'gelu' (exact erf GELU, nanoGPT). */
   activation: 'gelu_new' | 'gelu';
+  /** Dropout probability at every site (HF resid/embd/attn_pdrop; nanoGPT's `dropout`); 0: none. */
+  dropout: number;
   /** Context length (also the model's n_positions). */
   blockSize: number;
   batchSize: number;
@@ -80,6 +84,7 @@ export const NANOGPT_CHAR_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   nEmbd: 128,
   bias: false, // nanoGPT's train.py default (`bias = False`), which its published 1.88 used
   activation: 'gelu', // nanoGPT's MLP uses nn.GELU(), the exact erf GELU
+  dropout: 0, // the README's CPU run: --dropout=0.0
   blockSize: 64,
   batchSize: 12,
   iters: 2000,
@@ -133,7 +138,7 @@ export const PRESETS: Record<string, Omit<TrainOptions, 'data' | 'out'>> = {
 
 /** Options that change the computation: a resumed run must use the same values. */
 const RESUME_KEYS: (keyof TrainOptions)[] = [
-  'data', 'trainFrac', 'tokenizer', 'nLayer', 'nHead', 'nEmbd', 'bias', 'activation', 'blockSize', 'batchSize', 'lr', 'minLr',
+  'data', 'trainFrac', 'tokenizer', 'nLayer', 'nHead', 'nEmbd', 'bias', 'activation', 'dropout', 'blockSize', 'batchSize', 'lr', 'minLr',
   'warmupIters', 'decayIters', 'decay', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradClip', 'seed', 'rng',
 ];
 
@@ -153,6 +158,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   int('checkpointInterval', 0);
   if (!Number.isSafeInteger(o.seed)) throw new Error(`train: seed must be a safe integer, got ${o.seed}`);
   if (o.rng !== 'gsae' && o.rng !== 'torch') throw new Error(`train: rng must be 'gsae' or 'torch', got ${JSON.stringify(o.rng)}`);
+  if (!(o.dropout >= 0 && o.dropout < 1)) throw new Error(`train: dropout must be in [0, 1), got ${o.dropout}`);
+  if (o.rng === 'torch' && o.dropout > 0) throw new Error("train: dropout with rng 'torch' would not follow PyTorch's dropout draws; use rng 'gsae' (or dropout 0)");
   if (o.rng === 'torch' && o.seed < 0) throw new Error(`train: with rng 'torch' the seed is torch.manual_seed's and must be >= 0, got ${o.seed}`);
   if (o.nEmbd % o.nHead !== 0) throw new Error(`train: nEmbd (${o.nEmbd}) must be divisible by nHead (${o.nHead})`);
   if (!(o.gradClip >= 0)) throw new Error(`train: gradClip must be >= 0 (0 disables clipping), got ${o.gradClip}`);
@@ -219,6 +226,7 @@ type StepFn = ((
   decay: E.Tensor,
   stepSize: E.Tensor,
   bc2Sqrt: E.Tensor,
+  dropout: DropoutMasks,
 ) => { loss: E.Tensor; norm: E.Tensor; params: Gpt2Params; m: Record<string, E.Tensor>; v: Record<string, E.Tensor> }) &
   { cacheSize(): number; dispose(): void };
 
@@ -229,8 +237,8 @@ type StepFn = ((
  * 124M parameters would otherwise not fit the 4 GiB WebAssembly heap).
  */
 export function makeTrainStep(cfg: Gpt2Config, opt: AdamWConfig, gradClip: number, donate = true): StepFn {
-  return E.jit((params: Gpt2Params, m: Record<string, E.Tensor>, v: Record<string, E.Tensor>, x: E.Tensor, y: E.Tensor, decay: E.Tensor, stepSize: E.Tensor, bc2Sqrt: E.Tensor) => {
-    const [loss, grads] = E.valueAndGrad((p: Gpt2Params) => lossFn(p, cfg, x, y, { checkTokens: false }))(params) as [E.Tensor, Gpt2Params];
+  return E.jit((params: Gpt2Params, m: Record<string, E.Tensor>, v: Record<string, E.Tensor>, x: E.Tensor, y: E.Tensor, decay: E.Tensor, stepSize: E.Tensor, bc2Sqrt: E.Tensor, dropout: DropoutMasks) => {
+    const [loss, grads] = E.valueAndGrad((p: Gpt2Params) => lossFn(p, cfg, x, y, { checkTokens: false, dropout }))(params) as [E.Tensor, Gpt2Params];
     const clipped = gradClip > 0 ? clipByGlobalNorm(grads, gradClip) : { grads, norm: globalNorm(grads) };
     const upd = adamwUpdate(params, clipped.grads, { m, v }, { decay, stepSize, bc2Sqrt }, opt);
     return { loss, norm: clipped.norm, params: upd.params, m: upd.m, v: upd.v };
@@ -290,7 +298,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
     const ck = loadCheckpoint(from);
     const saved = ck.state.trainConfig;
     // Checkpoints written before `bias`, `activation` and `rng` existed: biased, tanh GELU, own generator.
-    const older: Partial<Record<keyof TrainOptions, unknown>> = { bias: true, activation: 'gelu_new', rng: 'gsae' };
+    const older: Partial<Record<keyof TrainOptions, unknown>> = { bias: true, activation: 'gelu_new', rng: 'gsae', dropout: 0 };
     const savedOf = (k: keyof TrainOptions) => (saved[k] !== undefined ? saved[k] : older[k]);
     const diffs = RESUME_KEYS.filter((k) => JSON.stringify(savedOf(k)) !== JSON.stringify(o[k]));
     if (diffs.length) {
@@ -313,9 +321,9 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       n_head: o.nHead,
       bias: o.bias,
       activation_function: o.activation,
-      resid_pdrop: 0,
-      embd_pdrop: 0,
-      attn_pdrop: 0,
+      resid_pdrop: o.dropout,
+      embd_pdrop: o.dropout,
+      attn_pdrop: o.dropout,
       bos_token_id: corpus.tokenizer.eot,
       eos_token_id: corpus.tokenizer.eot,
     });
@@ -323,7 +331,8 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
     moments = adamwInit(params);
     state = { version: STATE_VERSION, step: 0, dataRng: [], trainConfig: optionsRecord(o), history: [], elapsedS: 0, tokensSeen: 0 };
   }
-  if (hasDropout(cfg)) log('note: the config has non-zero dropout; dropout is not implemented, training runs without it');
+  // The checkpoint's config decides (a resumed run keeps its dropout); a fresh one has o.dropout.
+  const dropoutRng = hasDropout(cfg) ? root.fork('dropout') : null;
   if (cfg.n_positions < o.blockSize) throw new Error(`train: block size ${o.blockSize} exceeds the model's n_positions ${cfg.n_positions}`);
   for (const [name, d] of [['train', corpus.train], ['validation', corpus.val]] as const) {
     if (d.length <= o.blockSize) throw new Error(`train: the ${name} split of ${o.data} has ${d.length} tokens, too few for block size ${o.blockSize}`);
@@ -369,10 +378,11 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       const t0 = performance.now();
       const sc = adamwScalars(it + 1, lr, opt);
       const [x, y] = batchTensors(batch);
-      const out = E.tidy(() => step(params, moments.m, moments.v, x, y, sc.decay, sc.stepSize, sc.bc2Sqrt));
+      const masks = dropoutRng ? makeDropoutMasks(cfg, B, T, dropoutRng.fork(it)) : {};
+      const out = E.tidy(() => step(params, moments.m, moments.v, x, y, sc.decay, sc.stepSize, sc.bc2Sqrt, masks));
       const loss = out.loss.item();
       const gradNorm = out.norm.item();
-      E.dispose([x, y, sc, out.loss, out.norm]); // params and moments were donated to the step
+      E.dispose([x, y, sc, masks, out.loss, out.norm]); // params and moments were donated to the step
       params = out.params;
       moments = { m: out.m, v: out.v };
       const dt = (performance.now() - t0) / 1000;

@@ -49,6 +49,7 @@ const tiny = (out: string, over: Partial<TrainOptions> = {}): TrainOptions => ({
   seed: 5,
   checkpointInterval: 0,
   rng: 'gsae',
+  dropout: 0,
   ...over,
 });
 
@@ -89,8 +90,8 @@ describe('compiled train step', () => {
       const step = makeTrainStep(cfg, opt, 1.0, false);
       const x = tokensTensor(cfg, [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 0, 1, 2, 3]]);
       const sc = adamwScalars(1, 1e-2, opt);
-      const a = step(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt);
-      const b = step(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt);
+      const a = step(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt, {});
+      const b = step(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt, {});
       expect(step.cacheSize()).toBe(1);
       expect(b.loss.item()).toBe(a.loss.item());
       for (const k of Object.keys(p)) expect(b.params[k]!.toArray()).toEqual(a.params[k]!.toArray());
@@ -99,7 +100,7 @@ describe('compiled train step', () => {
       step.dispose();
       // donating (the default) consumes params and moments and computes the same update
       const donating = makeTrainStep(cfg, opt, 1.0);
-      const c = donating(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt);
+      const c = donating(p, mom.m, mom.v, x, x, sc.decay, sc.stepSize, sc.bc2Sqrt, {});
       expect(c.loss.item()).toBe(a.loss.item());
       for (const k of Object.keys(p)) expect(c.params[k]!.toArray()).toEqual(a.params[k]!.toArray());
       expect(Object.values(p).every((t) => t.disposed) && Object.values(mom.v).every((t) => t.disposed)).toBe(true);

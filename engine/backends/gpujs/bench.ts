@@ -242,7 +242,7 @@ async function benchGpt2(mode: GpujsMode, reps: number): Promise<Row[]> {
         st.t++;
         const sc = adamwScalars(st.t, 1e-3, opt);
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const out = E.tidy(() => (st.step as any)(st.p, st.mom.m, st.mom.v, st.x, st.y, sc.decay, sc.stepSize, sc.bc2Sqrt)) as {
+        const out = E.tidy(() => (st.step as any)(st.p, st.mom.m, st.mom.v, st.x, st.y, sc.decay, sc.stepSize, sc.bc2Sqrt, {})) as {
           loss: E.Tensor; norm: E.Tensor; params: Record<string, E.Tensor>; m: Record<string, E.Tensor>; v: Record<string, E.Tensor>;
         };
         out.loss.item();
