@@ -12,7 +12,7 @@
  * A sampler's state (saved in checkpoints) resumes it exactly.
  */
 import * as E from '../../engine/index.js';
-import { batchFromStarts, randomBatch, type HostBatch } from './data.js';
+import { batchFromStarts, randomBatch, startCount, type HostBatch } from './data.js';
 
 export type RngKind = 'gsae' | 'torch';
 
@@ -70,9 +70,7 @@ export class TorchSampler implements BatchSampler {
   }
 
   private draw(split: 'train' | 'val'): number[] {
-    const data = this.splits[split];
-    if (data.length <= this.T) throw new Error(`batch: the ${split} split has ${data.length} tokens, too few for block size ${this.T}`);
-    return this.gen.randint(this.B, 0, data.length - this.T);
+    return this.gen.randint(this.B, 0, startCount(this.splits[split], this.T, `the ${split} split`));
   }
 
   train(): HostBatch {

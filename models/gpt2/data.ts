@@ -52,10 +52,16 @@ export interface HostBatch {
 
 /** B random windows of T+1 tokens (start uniform in [0, len − T)), as nanoGPT's get_batch. */
 export function randomBatch(data: Int32Array, B: number, T: number, rng: E.Rng): HostBatch {
-  if (data.length <= T) throw new Error(`batch: the split has ${data.length} tokens, too few for block size ${T} (needs more than ${T})`);
+  const n = startCount(data, T);
   const starts: number[] = [];
-  for (let b = 0; b < B; b++) starts.push(rng.int(data.length - T));
+  for (let b = 0; b < B; b++) starts.push(rng.int(n));
   return batchFromStarts(data, starts, T);
+}
+
+/** How many window starts a split offers for block size T (len − T), or an error when none. */
+export function startCount(data: Int32Array, T: number, split = 'the split'): number {
+  if (data.length <= T) throw new Error(`batch: ${split} has ${data.length} tokens, too few for block size ${T} (needs more than ${T})`);
+  return data.length - T;
 }
 
 /** The windows data[i .. i+T) (inputs) and data[i+1 .. i+T+1) (targets) for each start i. */

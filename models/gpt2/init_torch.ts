@@ -58,7 +58,9 @@ export function initParamsTorch(cfg: Gpt2Config, gen: E.TorchGenerator): Gpt2Par
   params['wpe.weight'] = E.tensor(gen.normal(P * C, 0, std), [P, C]);
   for (let l = 0; l < L; l++) {
     for (const [name, inp, out] of linears) {
-      params[`h.${l}.${name}.weight`] = fromTorchLinear(gen.normal(inp * out, 0, std), out, inp);
+      const w = gen.normal(inp * out, 0, std);
+      // the c_proj values are redrawn in step 3; only the stream position matters here
+      if (!name.endsWith('c_proj')) params[`h.${l}.${name}.weight`] = fromTorchLinear(w, out, inp);
       if (cfg.bias) params[`h.${l}.${name}.bias`] = E.zeros([out]);
     }
     for (const ln of ['ln_1', 'ln_2']) {
@@ -74,9 +76,7 @@ export function initParamsTorch(cfg: Gpt2Config, gen: E.TorchGenerator): Gpt2Par
   const projStd = std / Math.sqrt(2 * L);
   for (let l = 0; l < L; l++) {
     for (const [name, inp, out] of linears.filter(([k]) => k.endsWith('c_proj'))) {
-      const key = `h.${l}.${name}.weight`;
-      params[key]!.dispose();
-      params[key] = fromTorchLinear(gen.normal(inp * out, 0, projStd), out, inp);
+      params[`h.${l}.${name}.weight`] = fromTorchLinear(gen.normal(inp * out, 0, projStd), out, inp);
     }
   }
   // HF's parameter order, as initParams gives it (checkpoints and pytrees list names in it).

@@ -6,7 +6,8 @@
  * Layout: the residual stream is kept as [B*T, C] so every linear layer is one 2-D matmul (a
  * batched [B,T,C] @ [C,K] would materialise a per-batch weight gradient). Hooks see [B,T,C].
  *
- * Semantics (as HF): Conv1D weights [in, out]; tanh GELU; LayerNorm eps from the config; causal
+ * Semantics (as HF): Conv1D weights [in, out]; tanh GELU (exact erf GELU for activation_function
+ * 'gelu'); no biases when cfg.bias is false (nanoGPT); LayerNorm eps from the config; causal
  * attention with scores divided by sqrt(head_dim) (when scale_attn_weights); lm head tied to wte.
  */
 import * as E from '../../engine/index.js';
