@@ -72,6 +72,9 @@ export function rowMean(x: Float32Array, n: number, d: number): Float64Array {
 /**
  * Geometric median of the rows of x [n, d] by Weiszfeld's iteration (float64), started at the
  * mean; a point that coincides with a row is nudged by `eps` in the weights, as is usual.
+ * When the median is one of the rows, Weiszfeld only creeps towards it (sublinearly; e.g. the
+ * origin among (0,0), (0,±5), (5,0)), so the row nearest to the last iterate is also tried and
+ * returned when its sum of distances is no larger: O(n·d) more, for the exact answer.
  */
 export function geometricMedian(x: Float32Array, n: number, d: number, maxIter = 100, tol = 1e-7, eps = 1e-12): Float64Array {
   let y = rowMean(x, n, d);
@@ -98,7 +101,15 @@ export function geometricMedian(x: Float32Array, n: number, d: number, maxIter =
     y = next;
     if (Math.sqrt(move) <= tol * Math.max(1, Math.sqrt(norm))) break;
   }
-  return y;
+  let nearest = 0;
+  let best = Infinity;
+  for (let r = 0; r < n; r++) {
+    let t = 0;
+    for (let j = 0; j < d; j++) t += (x[r * d + j]! - y[j]!) ** 2;
+    if (t < best) [best, nearest] = [t, r];
+  }
+  const row = Float64Array.from(x.subarray(nearest * d, nearest * d + d));
+  return sumOfDistances(x, n, d, row) <= sumOfDistances(x, n, d, y) ? row : y;
 }
 
 /** Sum over rows of ||x_r − p||, the quantity the geometric median minimises (tests use it). */
