@@ -11,7 +11,7 @@ import { loadHfDir, type Gpt2Params } from '../models/gpt2/params.js';
 import type { Gpt2Config } from '../models/gpt2/config.js';
 import { loadTokenizer, type Tokenizer } from '../models/gpt2/tokenizer.js';
 import { DEFAULT_MODEL_PRESET, train } from '../models/gpt2/train.js';
-import { Progress } from '../cli/progress.js';
+import { Progress } from '../engine/io/progress.js';
 
 export const SHIPPED_MODEL = 'data/default-model';
 export const CORPUS = 'data/tinyshakespeare/input.txt';

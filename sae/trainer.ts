@@ -50,7 +50,7 @@ import { readCheckpoint, writeCheckpoint, type TrainCheckpoint } from './checkpo
 import { writeSaelens, type SaeSpec } from './saelens.js';
 import { makeSae, type SaeModel } from './model.js';
 import { reluEncode, resampleDead } from './relu_l1.js';
-import { Progress } from '../cli/progress.js';
+import { Progress } from '../engine/io/progress.js';
 
 export type LogRecord = Record<string, number>;
 

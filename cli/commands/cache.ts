@@ -4,7 +4,7 @@ import { activationsAndGrads } from '../../models/gpt2/model.js';
 import { tokenizeCorpus } from '../../models/gpt2/data.js';
 import { buildStore } from '../../sae/store/build.js';
 import { CORPUS, defaultModel } from '../../experiments/default_model.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../engine/io/progress.js';
 
 interface Args {
   out: string;

@@ -11,7 +11,7 @@ import { loadTokenizer } from '../../models/gpt2/tokenizer.js';
 import { generate } from '../../models/gpt2/sample.js';
 import { sequentialBatches, tokenizeCorpus } from '../../models/gpt2/data.js';
 import { PRESETS, train, type TrainOptions } from '../../models/gpt2/train.js';
-import { Progress, formatDuration } from '../progress.js';
+import { Progress, formatDuration } from '../../engine/io/progress.js';
 
 const DEFAULT_CORPUS = 'data/tinyshakespeare/input.txt';
 

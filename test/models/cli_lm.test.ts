@@ -8,7 +8,7 @@ import { runCli } from '../cli_helpers.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.js';
 import { lmCommand } from '../../cli/commands/lm.js';
-import { Progress, formatDuration } from '../../cli/progress.js';
+import { Progress, formatDuration } from '../../engine/io/progress.js';
 import { forward, lmLoss, tokensTensor } from '../../models/gpt2/model.js';
 import { loadHfDir } from '../../models/gpt2/params.js';
 
