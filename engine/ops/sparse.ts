@@ -17,6 +17,13 @@
  *   embeddingBag: dv = gatherDot(dy, W, idx),     dW = scatterOuter(v, idx, dy)
  *   scatterOuter: dv = gatherDot(a, dOut, idx),   da = embeddingBag(v, idx, dOut)
  * Indices carry no gradient. Out-of-range indices are errors naming the op (kernels check them).
+ *
+ * Flat picks (a variable number per row, as BatchTopK's batch-level selection gives): idx may
+ * instead be a vector [N] of flat positions q = b·m + r into the [B, m] grid (row b, latent r;
+ * any order, repeats accumulate), with values [N]. The formulas above hold with (b, j) replaced
+ * by the pick q: out[q] = a[b] · W_r, out[b] = Σ_{q in row b} v[q] W_r, out_r = Σ_{q at r} v[q] a[b].
+ * embeddingBag then needs the number of rows B (`batch`), which the other two read from a. The
+ * VJP algebra is the same three identities with the same idx, so it stays closed.
  */
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
@@ -45,16 +52,25 @@ function tableDims(op: string, w: TensorMeta, layout: SparseLayout): { m: number
   return layout === 'rows' ? { m: w.shape[0]!, d: w.shape[1]! } : { m: w.shape[1]!, d: w.shape[0]! };
 }
 
-/** idx [B, k] int32, and the values [B, k] / dense rows [B, d] that go with it. */
-function checkIdx(op: string, idx: TensorMeta): { B: number; k: number } {
+/**
+ * idx int32, either [B, k] (k picks per row) or [N] (flat picks q = b·m + r; B comes from the
+ * caller). `flat` says which; `n` is the number of picks (the values' length).
+ */
+function checkIdx(op: string, idx: TensorMeta): { B: number; k: number; flat: boolean; n: number } {
   requireInt(op, idx);
-  if (idx.shape.length !== 2) throw new ShapeError(`${op}: indices must be [batch, k], got ${fmtShape(idx.shape)}`);
-  return { B: idx.shape[0]!, k: idx.shape[1]! };
+  if (idx.shape.length === 1) return { B: -1, k: -1, flat: true, n: idx.shape[0]! };
+  if (idx.shape.length !== 2) throw new ShapeError(`${op}: indices must be [batch, k] (k picks per row) or [n] (flat picks b·m + r), got ${fmtShape(idx.shape)}`);
+  return { B: idx.shape[0]!, k: idx.shape[1]!, flat: false, n: idx.shape[0]! * idx.shape[1]! };
+}
+
+/** Flat picks address a [B, m] grid with int32 positions: B·m must fit. */
+function checkFlatGrid(op: string, B: number, m: number): void {
+  if (B * m > 2 ** 31 - 1) throw new ShapeError(`${op}: flat picks into a [${B}, ${m}] grid overflow int32 positions (B·m = ${B * m})`);
 }
 
 function checkMatrix(op: string, what: string, t: TensorMeta, want: readonly number[]): void {
   requireFloat(op, t, what);
-  if (t.shape.length !== 2 || t.shape[0] !== want[0] || t.shape[1] !== want[1]) {
+  if (t.shape.length !== want.length || want.some((n, i) => t.shape[i] !== n)) {
     throw new ShapeError(`${op}: ${what} ${fmtShape(t.shape)} must be ${fmtShape(want)}`);
   }
 }
@@ -70,19 +86,23 @@ registerOp<SparseAttrs>({
     requireArity('gatherDot', inputs, 3);
     const [a, w, idx] = inputs as [TensorMeta, TensorMeta, TensorMeta];
     const layout = checkLayout('gatherDot', attrs.layout);
-    const { B, k } = checkIdx('gatherDot', idx);
+    const { B, k, flat, n } = checkIdx('gatherDot', idx);
     requireFloat('gatherDot', w, 'W');
-    const { d } = tableDims('gatherDot', w, layout);
-    checkMatrix('gatherDot', 'a', a, [B, d]);
+    const { d, m } = tableDims('gatherDot', w, layout);
+    if (flat) {
+      requireFloat('gatherDot', a, 'a');
+      if (a.shape.length !== 2 || a.shape[1] !== d) throw new ShapeError(`gatherDot: a ${fmtShape(a.shape)} must be [batch, ${d}]`);
+      checkFlatGrid('gatherDot', a.shape[0]!, m);
+    } else checkMatrix('gatherDot', 'a', a, [B, d]);
     sameDtype('gatherDot', a, w);
-    return [{ shape: [B, k], dtype: a.dtype }];
+    return [{ shape: flat ? [n] : [B, k], dtype: a.dtype }];
   },
   vjp: (c) => {
     const [a, w, idx] = c.inputs as [Tensor, Tensor, Tensor];
     const g = c.cotangents[0]!;
     const { layout } = c.attrs;
     return [
-      c.needsGrad[0] ? embeddingBag(g, idx, w, layout) : null,
+      c.needsGrad[0] ? embeddingBag(g, idx, w, layout, idx.rank === 1 ? a.shape[0] : undefined) : null,
       c.needsGrad[1] ? scatterOuter(g, idx, a, tableDims('gatherDot', w, layout).m, layout) : null,
       null,
     ];
@@ -91,22 +111,38 @@ registerOp<SparseAttrs>({
 
 /**
  * `out[b, j] = a[b] · W_{idx[b, j]}` — the entries of `a @ Wᵀ` (rows) or `a @ W` (cols) at the
- * picked positions only: a [B, d], idx [B, k] int32 → [B, k].
+ * picked positions only: a [B, d], idx [B, k] int32 → [B, k]; or flat picks idx [N] → [N].
  */
 export function gatherDot(a: Tensor, w: Tensor, indices: Tensor, layout: SparseLayout = 'rows'): Tensor {
   return run1('gatherDot', [a, w, indices], { layout });
 }
 
-registerOp<SparseAttrs>({
+export interface EmbeddingBagAttrs extends SparseAttrs {
+  /** rows of the output; required with flat picks, else absent or idx's first dimension */
+  readonly batch?: number;
+}
+
+registerOp<EmbeddingBagAttrs>({
   name: 'embeddingBag',
   infer(inputs, attrs) {
     requireArity('embeddingBag', inputs, 3);
     const [v, idx, w] = inputs as [TensorMeta, TensorMeta, TensorMeta];
     const layout = checkLayout('embeddingBag', attrs.layout);
-    const { B, k } = checkIdx('embeddingBag', idx);
+    const { B: Bk, k, flat, n } = checkIdx('embeddingBag', idx);
     requireFloat('embeddingBag', w, 'W');
-    const { d } = tableDims('embeddingBag', w, layout);
-    checkMatrix('embeddingBag', 'values', v, [B, k]);
+    const { d, m } = tableDims('embeddingBag', w, layout);
+    const batch = attrs.batch;
+    if (batch !== undefined && (!Number.isInteger(batch) || batch < 0)) throw new ShapeError(`embeddingBag: batch = ${String(batch)} must be a non-negative integer`);
+    let B = Bk;
+    if (flat) {
+      if (batch === undefined) throw new ShapeError(`embeddingBag: flat picks ${fmtShape(idx.shape)} need the number of output rows (batch)`);
+      B = batch;
+      checkFlatGrid('embeddingBag', B, m);
+      checkMatrix('embeddingBag', 'values', v, [n]);
+    } else {
+      if (batch !== undefined && batch !== Bk) throw new ShapeError(`embeddingBag: batch = ${batch} but indices ${fmtShape(idx.shape)} have ${Bk} rows`);
+      checkMatrix('embeddingBag', 'values', v, [Bk, k]);
+    }
     sameDtype('embeddingBag', v, w);
     return [{ shape: [B, d], dtype: v.dtype }];
   },
@@ -125,9 +161,10 @@ registerOp<SparseAttrs>({
 /**
  * `out[b] = Σ_j v[b, j] · W_{idx[b, j]}` — the product of a k-sparse [B, m] matrix (values v at
  * columns idx) with W: v [B, k], idx [B, k] int32 → [B, d]. Repeated indices accumulate.
+ * Flat picks: v [N], idx [N] (positions b·m + r), `batch` = B rows out (rows no pick names are 0).
  */
-export function embeddingBag(values: Tensor, indices: Tensor, w: Tensor, layout: SparseLayout = 'rows'): Tensor {
-  return run1('embeddingBag', [values, indices, w], { layout });
+export function embeddingBag(values: Tensor, indices: Tensor, w: Tensor, layout: SparseLayout = 'rows', batch?: number): Tensor {
+  return run1('embeddingBag', [values, indices, w], batch === undefined ? { layout } : { layout, batch });
 }
 
 registerOp<ScatterOuterAttrs>({
@@ -136,13 +173,16 @@ registerOp<ScatterOuterAttrs>({
     requireArity('scatterOuter', inputs, 3);
     const [v, idx, a] = inputs as [TensorMeta, TensorMeta, TensorMeta];
     const layout = checkLayout('scatterOuter', attrs.layout);
-    const { B, k } = checkIdx('scatterOuter', idx);
+    const { B, k, flat, n } = checkIdx('scatterOuter', idx);
     const m = attrs.m;
     if (!Number.isInteger(m) || m < 0) throw new ShapeError(`scatterOuter: m = ${String(m)} must be a non-negative integer`);
-    if (m === 0 && B * k > 0) throw new ShapeError(`scatterOuter: m = 0 but indices ${fmtShape(idx.shape)} pick rows`);
-    checkMatrix('scatterOuter', 'values', v, [B, k]);
+    if (m === 0 && n > 0) throw new ShapeError(`scatterOuter: m = 0 but indices ${fmtShape(idx.shape)} pick rows`);
+    checkMatrix('scatterOuter', 'values', v, flat ? [n] : [B, k]);
     requireFloat('scatterOuter', a, 'a');
-    if (a.shape.length !== 2 || a.shape[0] !== B) throw new ShapeError(`scatterOuter: a ${fmtShape(a.shape)} must be [${B}, d] (one row per row of the indices ${fmtShape(idx.shape)})`);
+    if (flat) {
+      if (a.shape.length !== 2) throw new ShapeError(`scatterOuter: a ${fmtShape(a.shape)} must be [batch, d]`);
+      checkFlatGrid('scatterOuter', a.shape[0]!, m);
+    } else if (a.shape.length !== 2 || a.shape[0] !== B) throw new ShapeError(`scatterOuter: a ${fmtShape(a.shape)} must be [${B}, d] (one row per row of the indices ${fmtShape(idx.shape)})`);
     sameDtype('scatterOuter', v, a);
     const d = a.shape[1]!;
     return [{ shape: layout === 'rows' ? [m, d] : [d, m], dtype: v.dtype }];
@@ -151,14 +191,14 @@ registerOp<ScatterOuterAttrs>({
     const [v, idx, a] = c.inputs as [Tensor, Tensor, Tensor];
     const g = c.cotangents[0]!;
     const { layout } = c.attrs;
-    return [c.needsGrad[0] ? gatherDot(a, g, idx, layout) : null, null, c.needsGrad[2] ? embeddingBag(v, idx, g, layout) : null];
+    return [c.needsGrad[0] ? gatherDot(a, g, idx, layout) : null, null, c.needsGrad[2] ? embeddingBag(v, idx, g, layout, idx.rank === 1 ? a.shape[0] : undefined) : null];
   },
 });
 
 /**
  * The dense table `out_r = Σ_{idx[b, j] = r} v[b, j] · a[b]` — `Sᵀ @ a` (rows, [m, d]) or
  * `aᵀ @ S` (cols, [d, m]) for the k-sparse S [B, m] with values v at columns idx. Rows no index
- * picks are zero. v [B, k], idx [B, k] int32, a [B, d].
+ * picks are zero. v [B, k], idx [B, k] int32, a [B, d]; or flat picks v [N], idx [N] (b·m + r).
  */
 export function scatterOuter(values: Tensor, indices: Tensor, a: Tensor, m: number, layout: SparseLayout = 'rows'): Tensor {
   return run1('scatterOuter', [values, indices, a], { m, layout });

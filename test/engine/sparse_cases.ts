@@ -46,7 +46,76 @@ function denseS(s: SparseDims, v: readonly number[]): number[] {
   return S;
 }
 
+/**
+ * Flat picks (BatchTopK's variable picks per row): idx [N] of positions b·m + r, any order,
+ * repeats allowed, some rows with none; B = 0 forces N = 0.
+ */
+interface FlatDims {
+  B: number;
+  d: number;
+  m: number;
+  layout: Layout;
+  flat: number[];
+}
+
+const flatArb: fc.Arbitrary<FlatDims> = fc
+  .record({
+    B: fc.integer({ min: 0, max: 4 }),
+    n: fc.integer({ min: 0, max: 9 }),
+    d: fc.integer({ min: 0, max: 5 }),
+    m: fc.integer({ min: 1, max: 5 }),
+    layout: fc.constantFrom<Layout>('rows', 'cols'),
+  })
+  .chain((s) => indicesArb([s.B === 0 ? 0 : s.n], s.B * s.m).map((flat) => ({ B: s.B, d: s.d, m: s.m, layout: s.layout, flat })));
+
+const flatFmt = (s: FlatDims): string => `flat B ${s.B} d ${s.d} m ${s.m} ${s.layout} picks ${JSON.stringify(s.flat)}`;
+const flatT = (s: FlatDims): E.Tensor => i32(s.flat, [s.flat.length]);
+const asDims = (s: FlatDims): SparseDims => ({ B: s.B, k: 0, d: s.d, m: s.m, layout: s.layout, idx: [] });
+
+/** The dense [B, m] matrix S with v[p] at flat position flat[p] (repeats summed). */
+function denseSFlat(s: FlatDims, v: readonly number[]): number[] {
+  const S = new Array<number>(s.B * s.m).fill(0);
+  s.flat.forEach((q, p) => (S[q]! += v[p]!));
+  return S;
+}
+
 // ------------------------------------------------------------------ host formulas
+
+/** out[p] = a[b] · W_r for the flat pick q = b·m + r. */
+export function gatherDotFlatH(s: FlatDims, a: readonly number[], w: readonly number[]): HostTensor {
+  const out = s.flat.map((q) => {
+    const b = Math.floor(q / s.m), r = q % s.m;
+    let acc = 0;
+    for (let t = 0; t < s.d; t++) acc += a[b * s.d + t]! * wAt(asDims(s), w, r, t);
+    return acc;
+  });
+  return { shape: [s.flat.length], data: out };
+}
+
+/** S @ W over the dense S of the flat picks: the same matmul formulas as the [B, k] form. */
+function denseMatmulH(s: SparseDims, S: readonly number[], w: readonly number[]): HostTensor {
+  const out: number[] = [];
+  for (let b = 0; b < s.B; b++) {
+    for (let t = 0; t < s.d; t++) {
+      let acc = 0;
+      for (let r = 0; r < s.m; r++) acc += S[b * s.m + r]! * wAt(s, w, r, t);
+      out.push(acc);
+    }
+  }
+  return { shape: [s.B, s.d], data: out };
+}
+
+function denseOuterH(s: SparseDims, S: readonly number[], a: readonly number[]): HostTensor {
+  const rows = new Array<number>(s.m * s.d).fill(0);
+  for (let r = 0; r < s.m; r++) for (let t = 0; t < s.d; t++) for (let b = 0; b < s.B; b++) rows[r * s.d + t]! += S[b * s.m + r]! * a[b * s.d + t]!;
+  if (s.layout === 'rows') return { shape: [s.m, s.d], data: rows };
+  const cols: number[] = [];
+  for (let t = 0; t < s.d; t++) for (let r = 0; r < s.m; r++) cols.push(rows[r * s.d + t]!);
+  return { shape: [s.d, s.m], data: cols };
+}
+
+export const embeddingBagFlatH = (s: FlatDims, v: readonly number[], w: readonly number[]): HostTensor => denseMatmulH(asDims(s), denseSFlat(s, v), w);
+export const scatterOuterFlatH = (s: FlatDims, v: readonly number[], a: readonly number[]): HostTensor => denseOuterH(asDims(s), denseSFlat(s, v), a);
 
 export function gatherDotH(s: SparseDims, a: readonly number[], w: readonly number[]): HostTensor {
   const out: number[] = [];
@@ -61,29 +130,10 @@ export function gatherDotH(s: SparseDims, a: readonly number[], w: readonly numb
 }
 
 /** out = S @ W_rows (as a dense matmul, a different summation than the kernels'). */
-export function embeddingBagH(s: SparseDims, v: readonly number[], w: readonly number[]): HostTensor {
-  const S = denseS(s, v);
-  const out: number[] = [];
-  for (let b = 0; b < s.B; b++) {
-    for (let t = 0; t < s.d; t++) {
-      let acc = 0;
-      for (let r = 0; r < s.m; r++) acc += S[b * s.m + r]! * wAt(s, w, r, t);
-      out.push(acc);
-    }
-  }
-  return { shape: [s.B, s.d], data: out };
-}
+export const embeddingBagH = (s: SparseDims, v: readonly number[], w: readonly number[]): HostTensor => denseMatmulH(s, denseS(s, v), w);
 
 /** Sᵀ @ a ([m, d]), transposed for the cols layout. */
-export function scatterOuterH(s: SparseDims, v: readonly number[], a: readonly number[]): HostTensor {
-  const S = denseS(s, v);
-  const rows = new Array<number>(s.m * s.d).fill(0);
-  for (let r = 0; r < s.m; r++) for (let t = 0; t < s.d; t++) for (let b = 0; b < s.B; b++) rows[r * s.d + t]! += S[b * s.m + r]! * a[b * s.d + t]!;
-  if (s.layout === 'rows') return { shape: [s.m, s.d], data: rows };
-  const cols: number[] = [];
-  for (let t = 0; t < s.d; t++) for (let r = 0; r < s.m; r++) cols.push(rows[r * s.d + t]!);
-  return { shape: [s.d, s.m], data: cols };
-}
+export const scatterOuterH = (s: SparseDims, v: readonly number[], a: readonly number[]): HostTensor => denseOuterH(s, denseS(s, v), a);
 
 // ------------------------------------------------------------------ gradient properties
 
@@ -125,6 +175,36 @@ export const SPARSE_GRAD_CASES: SparseGradCase[] = [
       label: `scatterOuter ${fmt(s)}`,
     })),
   },
+  {
+    op: 'gatherDot',
+    group: 'structural',
+    name: 'gatherDot, flat picks b·m + r: both layouts, rows with none or many, repeats',
+    arb: flatArb.chain((s) => fc.tuple(fc.constant(s), hostArb([s.B, s.d]), hostArb(tableShape(asDims(s))))).map(([s, a, w]) => ({
+      inputs: [a, w],
+      f: (ta: E.Tensor, tw: E.Tensor) => E.gatherDot(ta, tw, flatT(s), s.layout),
+      label: `gatherDot ${flatFmt(s)}`,
+    })),
+  },
+  {
+    op: 'embeddingBag',
+    group: 'structural',
+    name: 'embeddingBag, flat picks b·m + r: both layouts, rows with no pick are 0',
+    arb: flatArb.chain((s) => fc.tuple(fc.constant(s), hostArb([s.flat.length]), hostArb(tableShape(asDims(s))))).map(([s, v, w]) => ({
+      inputs: [v, w],
+      f: (tv: E.Tensor, tw: E.Tensor) => E.embeddingBag(tv, flatT(s), tw, s.layout, s.B),
+      label: `embeddingBag ${flatFmt(s)}`,
+    })),
+  },
+  {
+    op: 'scatterOuter',
+    group: 'structural',
+    name: 'scatterOuter, flat picks b·m + r: both layouts, repeats accumulate',
+    arb: flatArb.chain((s) => fc.tuple(fc.constant(s), hostArb([s.flat.length]), hostArb([s.B, s.d]))).map(([s, v, a]) => ({
+      inputs: [v, a],
+      f: (tv: E.Tensor, ta: E.Tensor) => E.scatterOuter(tv, flatT(s), ta, s.m, s.layout),
+      label: `scatterOuter ${flatFmt(s)}`,
+    })),
+  },
 ];
 
 // ------------------------------------------------------------------ forward checks
@@ -163,6 +243,22 @@ function forward(
   };
 }
 
+function forwardFlat(
+  op: string,
+  name: string,
+  sizes: (s: FlatDims) => [number, number],
+  run: (s: FlatDims, x: number[], y: number[], d: FloatDType) => void,
+): SparseForwardCase {
+  return {
+    op,
+    name,
+    arb: fc
+      .tuple(flatArb, dtypeArb)
+      .chain(([s, d]) => fc.tuple(fc.constant(s), vals(sizes(s)[0]), vals(sizes(s)[1]), fc.constant(d)))
+      .map(([s, x, y, d]) => ({ label: `${op} ${flatFmt(s)} ${d}`, run: () => E.tidy(() => run(s, x.map(rnd(d)), y.map(rnd(d)), d)) })),
+  };
+}
+
 export const SPARSE_FORWARD_CASES: SparseForwardCase[] = [
   forward('gatherDot', 'gatherDot: a[b] · W_{idx[b, j]} in both layouts', (s) => [s.B * s.d, s.m * s.d], (s, a, w, d) =>
     expectNd(E.gatherDot(up(a, [s.B, s.d], d), up(w, tableShape(s), d), idxT(s), s.layout), gatherDotH(s, a, w), tol(d), tol(d), 'gatherDot'),
@@ -172,6 +268,15 @@ export const SPARSE_FORWARD_CASES: SparseForwardCase[] = [
   ),
   forward('scatterOuter', 'scatterOuter: equals Sᵀ @ a (rows) or aᵀ @ S (cols); untouched rows are 0', (s) => [s.B * s.k, s.B * s.d], (s, v, a, d) =>
     expectNd(E.scatterOuter(up(v, [s.B, s.k], d), idxT(s), up(a, [s.B, s.d], d), s.m, s.layout), scatterOuterH(s, v, a), tol(d), tol(d), 'scatterOuter'),
+  ),
+  forwardFlat('gatherDot', 'gatherDot, flat picks: a[q / m] · W_{q mod m}', (s) => [s.B * s.d, s.m * s.d], (s, a, w, d) =>
+    expectNd(E.gatherDot(up(a, [s.B, s.d], d), up(w, tableShape(asDims(s)), d), flatT(s), s.layout), gatherDotFlatH(s, a, w), tol(d), tol(d), 'gatherDot flat'),
+  ),
+  forwardFlat('embeddingBag', 'embeddingBag, flat picks: equals S @ W for the S the picks scatter', (s) => [s.flat.length, s.m * s.d], (s, v, w, d) =>
+    expectNd(E.embeddingBag(up(v, [s.flat.length], d), flatT(s), up(w, tableShape(asDims(s)), d), s.layout, s.B), embeddingBagFlatH(s, v, w), tol(d), tol(d), 'embeddingBag flat'),
+  ),
+  forwardFlat('scatterOuter', 'scatterOuter, flat picks: equals Sᵀ @ a (rows) or aᵀ @ S (cols)', (s) => [s.flat.length, s.B * s.d], (s, v, a, d) =>
+    expectNd(E.scatterOuter(up(v, [s.flat.length], d), flatT(s), up(a, [s.B, s.d], d), s.m, s.layout), scatterOuterFlatH(s, v, a), tol(d), tol(d), 'scatterOuter flat'),
   ),
   {
     op: 'adamStep',

@@ -1,6 +1,6 @@
 /**
- * Reference kernels of the sparse row primitives (ops/sparse.ts) and the fused Adam step
- * (ops/optim.ts): plain loops, summing in JavaScript numbers (float64) and rounding once on store,
+ * Reference kernels of the sparse row primitives (ops/sparse.ts; k picks per row or flat picks
+ * b·m + r) and the fused Adam step (ops/optim.ts): plain loops, summing in JavaScript numbers (float64) and rounding once on store,
  * in a fixed order (j ascending, then t ascending) so the oracle is deterministic.
  */
 import { BackendError } from '../../errors.js';
@@ -25,6 +25,15 @@ export function checkSparseIndices(op: string, I: ArrayLike<number>, k: number, 
   }
 }
 
+/** Validates flat picks q = b·m + r (ops/sparse.ts) against the [B, m] grid before anything is written. */
+export function checkFlatIndices(op: string, I: ArrayLike<number>, B: number, m: number): void {
+  const n = B * m;
+  for (let p = 0; p < I.length; p++) {
+    const q = I[p]!;
+    if (!(q >= 0 && q < n)) throw new BackendError(`${op}: flat pick ${q} at [${p}] is out of range for a [${B}, ${m}] grid (b·m + r)`);
+  }
+}
+
 const fround = (x: number) => Math.fround(x);
 const exact = (x: number) => x;
 const rounder = (a: TypedArray) => (a instanceof Float32Array ? fround : exact);
@@ -32,6 +41,17 @@ const rounder = (a: TypedArray) => (a instanceof Float32Array ? fround : exact);
 export const sparseKernels: Record<string, Kernel> = {
   gatherDot: ([a, w, idx], [y], attrs) => {
     const { m, d, at } = table(w!, attrs.layout);
+    if (idx!.shape.length === 1) {
+      const A = a!.data, W = w!.data, I = idx!.data, out = y!.data;
+      checkFlatIndices('gatherDot', I, a!.shape[0]!, m);
+      for (let p = 0; p < I.length; p++) {
+        const q = I[p]!, b = Math.floor(q / m), r = q - b * m;
+        let s = 0;
+        for (let t = 0; t < d; t++) s += A[b * d + t]! * W[at(r, t)]!;
+        out[p] = s;
+      }
+      return;
+    }
     checkSparseIndices('gatherDot', idx!.data, idx!.shape[1]!, m);
     const A = a!.data, W = w!.data, I = idx!.data, out = y!.data;
     const k = idx!.shape[1]!;
@@ -44,6 +64,18 @@ export const sparseKernels: Record<string, Kernel> = {
   },
   embeddingBag: ([v, idx, w], [y], attrs) => {
     const { m, d, at } = table(w!, attrs.layout);
+    if (idx!.shape.length === 1) {
+      // picks summed in their order (p ascending) per output row, float64, rounded once
+      const B = y!.shape[0]!, V = v!.data, W = w!.data, I = idx!.data;
+      checkFlatIndices('embeddingBag', I, B, m);
+      const acc = new Float64Array(B * d);
+      for (let p = 0; p < I.length; p++) {
+        const q = I[p]!, b = Math.floor(q / m), r = q - b * m, c = V[p]!;
+        for (let t = 0; t < d; t++) acc[b * d + t]! += c * W[at(r, t)]!;
+      }
+      y!.data.set(acc);
+      return;
+    }
     checkSparseIndices('embeddingBag', idx!.data, idx!.shape[1]!, m);
     const V = v!.data, W = w!.data, I = idx!.data, out = y!.data;
     const [B, k] = idx!.shape as [number, number];
@@ -57,17 +89,26 @@ export const sparseKernels: Record<string, Kernel> = {
   },
   scatterOuter: ([v, idx, a], [y], attrs) => {
     const m = attrs.m as number;
-    checkSparseIndices('scatterOuter', idx!.data, idx!.shape[1]!, m);
     const V = v!.data, A = a!.data, I = idx!.data;
-    const [B, k] = idx!.shape as [number, number];
     const d = a!.shape[1]!;
     const rows = attrs.layout === 'rows';
-    // accumulate in float64, round once (the picks of one row are summed in (b, j) order)
+    // accumulate in float64, round once (the picks of one row are summed in (b, j) order, flat
+    // picks in their order)
     const acc = new Float64Array(m * d);
-    for (let b = 0; b < B; b++) {
-      for (let j = 0; j < k; j++) {
-        const r = I[b * k + j]!, c = V[b * k + j]!;
+    if (idx!.shape.length === 1) {
+      checkFlatIndices('scatterOuter', I, a!.shape[0]!, m);
+      for (let p = 0; p < I.length; p++) {
+        const q = I[p]!, b = Math.floor(q / m), r = q - b * m, c = V[p]!;
         for (let t = 0; t < d; t++) acc[r * d + t]! += c * A[b * d + t]!;
+      }
+    } else {
+      checkSparseIndices('scatterOuter', I, idx!.shape[1]!, m);
+      const [B, k] = idx!.shape as [number, number];
+      for (let b = 0; b < B; b++) {
+        for (let j = 0; j < k; j++) {
+          const r = I[b * k + j]!, c = V[b * k + j]!;
+          for (let t = 0; t < d; t++) acc[r * d + t]! += c * A[b * d + t]!;
+        }
       }
     }
     const out = y!.data;

@@ -10,6 +10,11 @@
  *   sp_outer_rows(v, a, ent, start, out, d, k, r0, r1) out[r] = Σ_{e ∈ [start[r], start[r+1])} v[ent[e]] a[ent[e] / k]
  *     (ent: the flat positions b·k + j grouped by index r — a counting sort the driver builds — so
  *      each output row is written by one thread, once, with no atomics)
+ * Flat picks (idx [N] of q = b·m + r; rows layout only, cols tables are transposed first):
+ *   sp_dot_flat(a, W, idx, out, d, m, p0, p1)                out[p] = a[q / m] · W[q mod m]
+ *   sp_bag_flat(v, W, idx, ent, start, out, d, m, b0, b1)    out[b] = Σ_{e ∈ [start[b], start[b+1])} v[ent[e]] W[q mod m]
+ *   sp_outer_flat(v, a, idx, ent, start, out, d, m, r0, r1)  out[r] = Σ_{e ∈ [start[r], start[r+1])} v[ent[e]] a[q / m]
+ *     (ent groups the picks by batch row (bag) or by latent (outer), stable, as for sp_outer_rows)
  * Table in cols layout (W [d, m]): vector r is a strided column, so these walk W row by row (one
  * row t of m floats stays in cache while every pick reads its element) with scalar gathers:
  *   sp_dot_cols(a, W, idx, out, d, m, k, b0, b1)       out rows b0..b1 accumulated over t
@@ -99,6 +104,58 @@ export function addSparse(mb: ModuleBuilder): void {
           set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(get(p), get(k)), get(d))))),
           set(c, f32.load(i32.add(get(v), sh2(get(p))))),
           ...axpy(f, t, d4, d, po, pa, c, cv),
+        ),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ flat picks, rows layout
+  // q = idx[p] = b·m + r (ops/sparse.ts); ent/start group the picks by output row (a counting
+  // sort the driver builds), so each output row is summed by one thread, in pick order
+  {
+    const f = mb.func('sp_dot_flat', Array(8).fill('i32'), []);
+    const [a, W, idx, out, d, m, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const p = f.local('i32'), q = f.local('i32'), b = f.local('i32'), t = f.local('i32'), pa = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32');
+    const acc = f.local('v128'), s = f.local('f32');
+    f.emit(
+      set(d4, i32.and(get(d), i32.const(~3))),
+      forLoop(p, get(p0), get(p1), 1,
+        set(q, i32.load(i32.add(get(idx), sh2(get(p))))),
+        set(b, i32.div_u(get(q), get(m))),
+        set(pa, i32.add(get(a), sh2(i32.mul(get(b), get(d))))),
+        set(pw, i32.add(get(W), sh2(i32.mul(i32.sub(get(q), i32.mul(get(b), get(m))), get(d))))),
+        set(acc, f32x4.const(0)),
+        forLoop(t, i32.const(0), get(d4), 4,
+          set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(i32.add(get(pa), sh2(get(t)))), v128.load(i32.add(get(pw), sh2(get(t))))))),
+        ),
+        set(s, hsum(get(acc))),
+        forLoop(t, get(d4), get(d), 1,
+          set(s, f32.add(get(s), f32.mul(f32.load(i32.add(get(pa), sh2(get(t)))), f32.load(i32.add(get(pw), sh2(get(t))))))),
+        ),
+        f32.store(i32.add(get(out), sh2(get(p))), get(s)),
+      ),
+    );
+  }
+  // sp_bag_flat(v, W, idx, ent, start, out, d, m, b0, b1):   out[b] = Σ_{e ∈ row b} v[p] W[q mod m]
+  // sp_outer_flat(v, a, idx, ent, start, out, d, m, r0, r1): out[r] = Σ_{e ∈ latent r} v[p] a[q / m]
+  for (const [name, byRow] of [['sp_bag_flat', true], ['sp_outer_flat', false]] as const) {
+    const f = mb.func(name, Array(10).fill('i32'), []);
+    const [v, src, idx, ent, start, out, d, m, r0, r1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const r = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32'), po = f.local('i32'), ps = f.local('i32'), d4 = f.local('i32'), p = f.local('i32'), q = f.local('i32');
+    const c = f.local('f32'), cv = f.local('v128');
+    f.emit(
+      set(d4, i32.and(get(d), i32.const(~3))),
+      forLoop(r, get(r0), get(r1), 1,
+        set(po, i32.add(get(out), sh2(i32.mul(get(r), get(d))))),
+        memoryFill(get(po), i32.const(0), sh2(get(d))),
+        set(eEnd, i32.load(i32.add(get(start), sh2(i32.add(get(r), i32.const(1)))))),
+        forLoop(e, i32.load(i32.add(get(start), sh2(get(r)))), get(eEnd), 1,
+          set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
+          set(q, i32.load(i32.add(get(idx), sh2(get(p))))),
+          // the other end of the pick: its latent's table row (bag) or its batch row of a (outer)
+          set(ps, i32.add(get(src), sh2(i32.mul(byRow ? i32.rem_u(get(q), get(m)) : i32.div_u(get(q), get(m)), get(d))))),
+          set(c, f32.load(i32.add(get(v), sh2(get(p))))),
+          ...axpy(f, t, d4, d, po, ps, c, cv),
         ),
       ),
     );

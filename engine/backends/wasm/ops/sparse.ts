@@ -1,11 +1,12 @@
 /**
- * Drivers of the sparse row primitives and the fused Adam step (kernels/sparse.ts): float32 only
+ * Drivers of the sparse row primitives (k picks per row, or flat picks b·m + r) and the fused
+ * Adam step (kernels/sparse.ts): float32 only
  * (other dtypes decline to the reference kernel), indices validated here first with the
  * reference's message, rows of the output split over threads.
  */
 import type { TensorRef } from '../../../backend.js';
 import { sizeOf } from '../../../shape.js';
-import { checkSparseIndices } from '../../reference/sparse.js';
+import { checkFlatIndices, checkSparseIndices } from '../../reference/sparse.js';
 import type { WasmBackend, WasmKernel } from '../backend.js';
 import { splitRange } from './layout.js';
 
@@ -46,9 +47,84 @@ function rowsFor(be: WasmBackend, n: number, work: number): [number, number][] {
   return splitRange(n, Math.min(n, be.threadsFor(work, GRAIN)));
 }
 
+/**
+ * Groups the flat picks q = idx[p] by `key(q)` ∈ [0, groups) with a stable counting sort into
+ * scratch: start [groups + 1] then ent [N] (the picks p of group g are ent[start[g]..start[g+1])
+ * in ascending p). Calls fn(entOffset, startOffset). Views are made after the allocation, since
+ * growing (or compacting) the heap replaces the buffer and may move tensors.
+ */
+function withGroups(be: WasmBackend, idx: TensorRef, groups: number, key: (q: number) => number, fn: (ent: number, start: number) => void): void {
+  const n = idx.shape[0]!;
+  be.withScratch(4 * (groups + 1 + n), (scratch) => {
+    const I = be.i32(idx);
+    const start = new Int32Array(be.wasmMemory.buffer, scratch, groups + 1);
+    const ent = new Int32Array(be.wasmMemory.buffer, scratch + 4 * (groups + 1), n);
+    start.fill(0);
+    for (let p = 0; p < n; p++) start[key(I[p]!) + 1]!++;
+    for (let g = 0; g < groups; g++) start[g + 1]! += start[g]!;
+    const cursor = start.slice(0, groups);
+    for (let p = 0; p < n; p++) ent[cursor[key(I[p]!)]!++] = p;
+    fn(scratch + 4 * (groups + 1), scratch);
+  });
+}
+
+/**
+ * Flat picks (idx [N] of q = b·m + r): the rows-layout kernels, with a cols table transposed
+ * into scratch when that pays (m·d ≤ N·d words) and the reference kernel otherwise (few picks:
+ * little work either way).
+ */
+const flatDrivers: Record<string, WasmKernel> = {
+  gatherDot: (be, [a, w, idx], [y], attrs) => {
+    const { m, d } = dims(w!, attrs.layout);
+    const n = idx!.shape[0]!;
+    checkFlatIndices('gatherDot', be.i32(idx!), a!.shape[0]!, m);
+    if (n === 0) return true;
+    const rows = attrs.layout === 'rows';
+    if (!rows && !transposePays(m, d, n)) return false;
+    const ranges = rowsFor(be, n, n * d);
+    const go = (wr: number) => be.parallel('sp_dot_flat', ranges.map(([p0, p1]) => [be.off(a!), wr, be.off(idx!), be.off(y!), d, m, p0, p1]));
+    if (rows) go(be.off(w!));
+    else withRowsTable(be, w!, m, d, go);
+    return true;
+  },
+  embeddingBag: (be, [v, idx, w], [y], attrs) => {
+    const { m, d } = dims(w!, attrs.layout);
+    const B = y!.shape[0]!, n = idx!.shape[0]!;
+    checkFlatIndices('embeddingBag', be.i32(idx!), B, m);
+    if (B * d === 0) return true;
+    const rows = attrs.layout === 'rows';
+    if (!rows && !transposePays(m, d, n)) return false;
+    withGroups(be, idx!, B, (q) => Math.floor(q / m), (ent, start) => {
+      const go = (wr: number) =>
+        be.parallel('sp_bag_flat', rowsFor(be, B, (n + B) * d).map(([b0, b1]) => [be.off(v!), wr, be.off(idx!), ent, start, be.off(y!), d, m, b0, b1]));
+      if (rows) go(be.off(w!));
+      else withRowsTable(be, w!, m, d, go);
+    });
+    return true;
+  },
+  scatterOuter: (be, [v, idx, a], [y], attrs) => {
+    const m = attrs.m as number;
+    const d = a!.shape[1]!, n = idx!.shape[0]!;
+    checkFlatIndices('scatterOuter', be.i32(idx!), a!.shape[0]!, m);
+    if (m * d === 0) return true;
+    withGroups(be, idx!, m, (q) => q % m, (ent, start) => {
+      const go = (dst: number) =>
+        be.parallel('sp_outer_flat', rowsFor(be, m, (m + n) * d).map(([r0, r1]) => [be.off(v!), be.off(a!), be.off(idx!), ent, start, dst, d, m, r0, r1]));
+      if (attrs.layout === 'rows') go(be.off(y!));
+      // cols: the [m, d] table in scratch, then one tiled transpose into the [d, m] output
+      else be.withScratch(4 * m * d, (t) => {
+        go(t);
+        transpose(be, t, be.off(y!), m, d);
+      });
+    });
+    return true;
+  },
+};
+
 export const sparseDrivers: Record<string, WasmKernel> = {
   gatherDot: (be, [a, w, idx], [y], attrs) => {
     if (!f32(a!, w!)) return false;
+    if (idx!.shape.length === 1) return flatDrivers.gatherDot!(be, [a!, w!, idx!], [y!], attrs);
     const { m, d } = dims(w!, attrs.layout);
     const [B, k] = idx!.shape as [number, number];
     checkSparseIndices('gatherDot', be.i32(idx!), k, m);
@@ -65,6 +141,7 @@ export const sparseDrivers: Record<string, WasmKernel> = {
   },
   embeddingBag: (be, [v, idx, w], [y], attrs) => {
     if (!f32(v!, w!)) return false;
+    if (idx!.shape.length === 1) return flatDrivers.embeddingBag!(be, [v!, idx!, w!], [y!], attrs);
     const { m, d } = dims(w!, attrs.layout);
     const [B, k] = idx!.shape as [number, number];
     checkSparseIndices('embeddingBag', be.i32(idx!), k, m);
@@ -81,6 +158,7 @@ export const sparseDrivers: Record<string, WasmKernel> = {
   },
   scatterOuter: (be, [v, idx, a], [y], attrs) => {
     if (!f32(v!, a!)) return false;
+    if (idx!.shape.length === 1) return flatDrivers.scatterOuter!(be, [v!, idx!, a!], [y!], attrs);
     const m = attrs.m as number;
     const [B, k] = idx!.shape as [number, number];
     const d = a!.shape[1]!;
