@@ -225,6 +225,18 @@ export function auxkLoss(p: Params, x: E.Tensor, xHat: E.Tensor, score: E.Tensor
 export interface SparseCode {
   idx: E.Tensor;
   values: E.Tensor;
+  /**
+   * Rows B of the batch. Needed when idx is a vector of flat picks b·m + r (BatchTopK: a
+   * variable number of latents per row, values [N]); [B, k] indices carry it in their shape.
+   */
+  batch?: number;
+}
+
+/** B of a sparse code (flat picks must name it). */
+function batchOf(code: SparseCode): number {
+  if (code.idx.rank === 2) return code.idx.shape[0]!;
+  if (code.batch === undefined) throw new Error(`sparse code: flat picks ${JSON.stringify(code.idx.shape)} need the batch size`);
+  return code.batch;
 }
 
 /**
@@ -277,8 +289,9 @@ export function decodeSparse(p: Params, code: SparseCode): E.Tensor {
 
 /** The dense f [B, m] of a sparse code (zeros elsewhere). */
 export function densify(code: SparseCode, m: number): E.Tensor {
-  const [B] = code.idx.shape;
-  return E.scatterAddAlongAxis(E.zeros([B!, m], code.values.dtype), code.idx, code.values, -1);
+  const B = batchOf(code);
+  if (code.idx.rank === 1) return E.reshape(E.scatterAdd(E.zeros([B * m], code.values.dtype), code.idx, code.values), [B, m]);
+  return E.scatterAddAlongAxis(E.zeros([B, m], code.values.dtype), code.idx, code.values, -1);
 }
 
 /**
@@ -299,8 +312,14 @@ export function auxkLossSparse(p: Params, x: E.Tensor, xHat: E.Tensor, score: E.
  * materialising the dense f: a scatter of (value > 0) over the B·k picks.
  */
 export function sparseFiringStats(code: SparseCode, m: number): { fired: E.Tensor; l0: E.Tensor } {
-  const [B, k] = code.idx.shape as [number, number];
   const on = E.greater(code.values, 0);
+  if (code.idx.rank === 1) {
+    // flat picks: the per-latent count is scatterOuter against a column of ones ([m, 1])
+    const B = batchOf(code);
+    const hits = E.scatterOuter(on, code.idx, E.full([B, 1], 1, on.dtype), m, 'rows');
+    return { fired: E.greater(E.reshape(hits, [m]), 0), l0: E.div(E.sum(on), B) };
+  }
+  const [B, k] = code.idx.shape as [number, number];
   const hits = E.scatterAdd(E.zeros([m], on.dtype), E.reshape(code.idx, [B * k]), E.reshape(on, [B * k]));
   return { fired: E.greater(hits, 0), l0: E.div(E.sum(on), B) };
 }

@@ -80,7 +80,8 @@ export interface SaeTrainConfig {
   /** α of the AuxK term; 0 disables AuxK. */
   auxkCoefficient: number;
   /**
-   * topk/gsae: train through the sparse row kernels (gatherDot/embeddingBag/scatterOuter): the
+   * topk/gsae/batchtopk: train through the sparse row kernels (gatherDot/embeddingBag/scatterOuter;
+   * BatchTopK's variable picks per row as flat picks b·m + r): the
    * dense encoder matmul only ranks latents; the kept values, the decoder and every gradient touch
    * only the k (and k_aux) selected latents, O(B·k·d) instead of O(B·m·d). Same loss and gradients
    * as the dense path up to float32 summation order; false = the dense path.
@@ -233,7 +234,7 @@ function posInt(c: Record<string, unknown>, f: string, allowZero = false): void 
 }
 function finiteNum(c: Record<string, unknown>, f: string, min = -Infinity, minInclusive = true): void {
   const v = c[f];
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(f, `must be a finite number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(f, `must be a finite number, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   if (minInclusive ? v < min : v <= min) fail(f, `must be ${minInclusive ? '>=' : '>'} ${min}, got ${v}`);
 }
 function oneOf<T extends string>(c: Record<string, unknown>, f: string, options: readonly T[]): void {

@@ -72,7 +72,7 @@ export function topkFamilyLossSparse(p: Params, x: E.Tensor, score: E.Tensor, va
  * was freed with its scope). Non-enumerable, so pytree walks (tidy, jit outputs) never trigger it:
  * a training step that only needs firing statistics never pays for the [B, m] tensor.
  */
-function withLazyF(r: Omit<LossResult, 'f'>, code: SparseCode, m: number): LossResult {
+export function withLazyF(r: Omit<LossResult, 'f'>, code: SparseCode, m: number): LossResult {
   let f: E.Tensor | null = null;
   Object.defineProperty(r, 'f', {
     enumerable: false,
@@ -87,7 +87,8 @@ function withLazyF(r: Omit<LossResult, 'f'>, code: SparseCode, m: number): LossR
 /** The sparse code of a TopK-family loss result, when it was trained through the sparse path. */
 export function sparseCodeOf(r: LossResult): SparseCode | null {
   const idx = r.extra.topkIndices, values = r.extra.topkValues;
-  return idx && values ? { idx, values } : null;
+  // flat picks (BatchTopK) need B, which x̂ [B, d] carries
+  return idx && values ? { idx, values, batch: r.xHat.shape[0]! } : null;
 }
 
 export const topkVariant: Variant = {

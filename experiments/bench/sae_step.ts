@@ -1,5 +1,5 @@
 /**
- * sae.topk.step / sae.gsae.step on the peers' shapes: one Adam step of a TopK (g-SAE: β = 1)
+ * sae.topk.step / sae.gsae.step / sae.batchtopk.step on the peers' shapes: one Adam step of a TopK (g-SAE: β = 1)
  * SAE on random activations (and gradients ×1e-2), decoder parallel-gradient removal and unit-norm
  * projection included, through the project's SaeTrainer (which also tracks dead latents and
  * computes L0 / explained variance each step: more work than the peer does). AuxK, input
@@ -18,31 +18,39 @@ const SHAPES = [
   { d: 768, m: 16384, k: 32, batch: 1024, quick: false },
 ];
 
-for (const kind of ['topk', 'gsae'] as const) {
-  for (const s of SHAPES) {
-    registerWorkload({
-      name: `sae.${kind}.step`,
-      unit: 'tokens/s',
-      shape: { d: s.d, m: s.m, k: s.k, batch: s.batch },
-      workPerStep: s.batch,
-      // encoder matmul (+ the g projection) forward, dense-equivalent backward
-      flopPerStep: (kind === 'gsae' ? 4 : 2) * s.batch * s.d * s.m * 3,
-      quick: s.quick,
-      setup() {
-        const rng = new E.Rng(0);
-        const rows = 2 * s.batch;
-        const x = Float32Array.from({ length: rows * s.d }, () => rng.normal());
-        const g = Float32Array.from({ length: rows * s.d }, () => rng.normal() * 1e-2);
-        const source = new ArraySource(x, s.d, kind === 'gsae' ? g : null, { seed: 0, shuffle: false, name: 'bench' });
-        const trainer = SaeTrainer.create(
-          {
-            variant: kind, dIn: s.d, dSae: s.m, k: s.k, beta: 1, batchSize: s.batch, totalSteps: 1_000_000, lr: 1e-4,
-            auxkCoefficient: 0, normalizeActivations: 'none', bDecInit: 'zeros', logEvery: 1_000_000, seed: 0,
-          },
-          source,
-        );
-        return { step: () => void trainer.trainStep(), dispose: () => trainer.dispose() };
-      },
-    });
-  }
+/**
+ * topk and gsae on both shapes (the peers have them); batchtopk too (no peer: against TopK's step
+ * in the same run), and its dense path (`sparseKernels: false`) at d256, so the sparse path's
+ * speed-up is measured in the same run.
+ */
+const RUNS = [
+  ...(['topk', 'gsae', 'batchtopk'] as const).flatMap((kind) => SHAPES.map((s) => ({ kind, s, dense: false }))),
+  { kind: 'batchtopk' as const, s: SHAPES[0]!, dense: true },
+];
+
+for (const { kind, s, dense } of RUNS) {
+  registerWorkload({
+    name: dense ? `sae.${kind}.dense_step` : `sae.${kind}.step`,
+    unit: 'tokens/s',
+    shape: { d: s.d, m: s.m, k: s.k, batch: s.batch },
+    workPerStep: s.batch,
+    // encoder matmul (+ the g projection) forward, dense-equivalent backward
+    flopPerStep: (kind === 'gsae' ? 4 : 2) * s.batch * s.d * s.m * 3,
+    quick: s.quick,
+    setup() {
+      const rng = new E.Rng(0);
+      const rows = 2 * s.batch;
+      const x = Float32Array.from({ length: rows * s.d }, () => rng.normal());
+      const g = Float32Array.from({ length: rows * s.d }, () => rng.normal() * 1e-2);
+      const source = new ArraySource(x, s.d, kind === 'gsae' ? g : null, { seed: 0, shuffle: false, name: 'bench' });
+      const trainer = SaeTrainer.create(
+        {
+          variant: kind, dIn: s.d, dSae: s.m, k: s.k, beta: 1, batchSize: s.batch, totalSteps: 1_000_000, lr: 1e-4,
+          auxkCoefficient: 0, normalizeActivations: 'none', bDecInit: 'zeros', logEvery: 1_000_000, seed: 0, sparseKernels: !dense,
+        },
+        source,
+      );
+      return { step: () => void trainer.trainStep(), dispose: () => trainer.dispose() };
+    },
+  });
 }
