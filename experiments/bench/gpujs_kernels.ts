@@ -1,17 +1,23 @@
 /**
  * Micro-benchmarks of the gpujs backend per mode, against the reference backend: matmul
  * throughput, elementwise bandwidth, per-op overhead, and one small TopK-SAE training step.
+ * It lives in experiments/ (not next to the backend) because its GPT-2 step needs models/, which
+ * the engine must not import.
  *
- *   npm run build && node dist/engine/backends/gpujs/bench.js [modes...]     (GL: under xvfb-run -a)
- *   node dist/engine/backends/gpujs/bench.js --fusion [modes...]              (jit plans fused vs unfused,
+ *   npm run build && node dist/experiments/bench/gpujs_kernels.js [modes...]     (GL: under xvfb-run -a)
+ *   node dist/experiments/bench/gpujs_kernels.js --fusion [modes...]             (jit plans fused vs unfused,
  *                                                  and gpu.js createPipeline; GSAE_BENCH_ONLY=fusion|gpt2|pipeline)
  *
  * Prints one JSON line per measurement. Timings exclude kernel compilation (a warm-up run first)
  * and include the readback of the result, which an engine step pays once per loss.
  */
-import * as E from '../../index.js';
-import { probeGpujs, registerGpujsMode, type GpujsMode } from './index.js';
-import { loadGpuJs } from './gpujs_module.js';
+import * as E from '../../engine/index.js';
+import { probeGpujs, registerGpujsMode, type GpujsMode } from '../../engine/backends/gpujs/index.js';
+import { loadGpuJs } from '../../engine/backends/gpujs/gpujs_module.js';
+import { makeConfig } from '../../models/gpt2/config.js';
+import { initParams } from '../../models/gpt2/params.js';
+import { makeTrainStep } from '../../models/gpt2/train.js';
+import { adamwInit, adamwScalars } from '../../models/optim/adamw.js';
 
 interface Row {
   backend: string;
@@ -205,14 +211,9 @@ function benchFusion(mode: GpujsMode, reps: number): Row[] {
 
 /**
  * A small GPT-2 AdamW train step (the compiled step `gsae lm train` uses, params and moments
- * donated) with fusion off and on, alternating. models/ is imported lazily so the engine does not
- * depend on it.
+ * donated) with fusion off and on, alternating.
  */
-async function benchGpt2(mode: GpujsMode, reps: number): Promise<Row[]> {
-  const { makeConfig } = await import('../../../models/gpt2/config.js');
-  const { initParams } = await import('../../../models/gpt2/params.js');
-  const { makeTrainStep } = await import('../../../models/gpt2/train.js');
-  const { adamwInit, adamwScalars } = await import('../../../models/optim/adamw.js');
+function benchGpt2(mode: GpujsMode, reps: number): Row[] {
   const s = { layers: 2, n_embd: 64, heads: 2, vocab: 256, ctx: 32, batch: 4 };
   const bench = `GPT-2 train step L${s.layers} C${s.n_embd} H${s.heads} V${s.vocab} T${s.ctx} B${s.batch}`;
   const opt = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
@@ -332,7 +333,7 @@ export async function mainFusion(argv: string[]): Promise<void> {
     const only = process.env.GSAE_BENCH_ONLY;
     const rows = [
       ...(!only || only === 'fusion' ? benchFusion(w, reps) : []),
-      ...(!only || only === 'gpt2' ? await benchGpt2(w, reps) : []),
+      ...(!only || only === 'gpt2' ? benchGpt2(w, reps) : []),
       ...(!only || only === 'pipeline' ? await benchGpuPipeline(w, reps) : []),
     ];
     for (const r of rows) console.log(JSON.stringify({ ...r, ms: +r.ms.toFixed(1), ...(r.minMs !== undefined ? { minMs: +r.minMs.toFixed(1) } : {}) }));
@@ -363,4 +364,4 @@ export function main(argv: string[]): void {
   for (const r of out) console.log(JSON.stringify({ ...r, ms: +r.ms.toFixed(3), ...(r.gflops ? { gflops: +r.gflops.toFixed(3) } : {}), ...(r.gbps ? { gbps: +r.gbps.toFixed(3) } : {}) }));
 }
 
-if (process.argv[1] && /bench\.js$/.test(process.argv[1])) main(process.argv.slice(2));
+if (process.argv[1] && /gpujs_kernels\.js$/.test(process.argv[1])) main(process.argv.slice(2));
