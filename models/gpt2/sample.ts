@@ -8,6 +8,7 @@ import * as E from '../../engine/index.js';
 import type { Gpt2Config } from './config.js';
 import { checkTokenValues, forward } from './model.js';
 import type { Gpt2Params } from './params.js';
+import type { Hooks } from './hooks.js';
 
 export interface SampleOptions {
   maxNewTokens: number;
@@ -20,6 +21,8 @@ export interface SampleOptions {
   onToken?: (id: number) => void;
   /** Stop early when this id is produced (it is included). */
   stopId?: number | null;
+  /** Hooks applied at every forward (e.g. steering: α·d_i added at every position). */
+  hooks?: Hooks;
 }
 
 /** Draws an id from logits (host array) with temperature/top-k, in float64. */
@@ -66,7 +69,7 @@ export function generate(params: Gpt2Params, cfg: Gpt2Config, prompt: readonly n
   for (let n = 0; n < opts.maxNewTokens; n++) {
     const ctx = ids.slice(-cfg.n_positions);
     const row = E.tidy(() => {
-      const logits = forward(params, cfg, E.tensor(Int32Array.from(ctx), [1, ctx.length], 'int32'), { checkTokens: false });
+      const logits = forward(params, cfg, E.tensor(Int32Array.from(ctx), [1, ctx.length], 'int32'), { checkTokens: false, hooks: opts.hooks });
       return logits.toArray().slice((ctx.length - 1) * cfg.vocab_size);
     });
     const next = sampleFromLogits(row, temperature, opts.topK, opts.rng);
