@@ -10,9 +10,10 @@ import { cacheCommand } from './commands/cache.js';
 import { experimentCommand } from './commands/experiment.js';
 import { steerCommand } from './commands/steer.js';
 import { reportCommand } from './commands/report.js';
+import { featuresCommand } from './commands/features.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: CommandModule<any, any>[] = [backendsCommand, lmCommand, cacheCommand, saeCommand, steerCommand, experimentCommand, reportCommand];
+const COMMANDS: CommandModule<any, any>[] = [backendsCommand, lmCommand, cacheCommand, saeCommand, steerCommand, experimentCommand, reportCommand, featuresCommand];
 
 export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv)

@@ -9,6 +9,10 @@ import { loadHfDir } from '../../models/gpt2/params.js';
 import { lmLoss, forward, tokensTensor, checkTokenValues } from '../../models/gpt2/model.js';
 import { loadTokenizer } from '../../models/gpt2/tokenizer.js';
 import { generate } from '../../models/gpt2/sample.js';
+import type { Gpt2Config } from '../../models/gpt2/config.js';
+import type { Gpt2Params } from '../../models/gpt2/params.js';
+import type { Tokenizer } from '../../models/gpt2/tokenizer.js';
+import { parseSteerFlag, resolveSteers, steeredSample } from '../../experiments/features/steer_sample.js';
 import { sequentialBatches, tokenizeCorpus } from '../../models/gpt2/data.js';
 import { PRESETS, train, type TrainOptions } from '../../models/gpt2/train.js';
 import { Progress, formatDuration } from '../../engine/io/progress.js';
@@ -265,6 +269,7 @@ interface SampleArgs {
   seed: number;
   json: boolean;
   backend?: string;
+  steer?: string[];
 }
 
 const sampleCommand: CommandModule<object, SampleArgs> = {
@@ -281,6 +286,7 @@ const sampleCommand: CommandModule<object, SampleArgs> = {
       .option('seed', { type: 'number', default: 1337, describe: 'seed of the sampling RNG' })
       .option('json', { type: 'boolean', default: false, describe: 'print {prompt_ids, ids, text} as JSON' })
       .option('backend', { type: 'string', describe: 'compute backend' })
+      .option('steer', { type: 'string', array: true, describe: "<sae-dir>:<latent>:<coef> (repeatable): add coef·E||x||·d_i at the SAE's hook; prints plain and steered continuations (same seed) and the next-token top-10 change" })
       .conflicts('prompt', 'tokens') as unknown as Argv<SampleArgs>,
   handler: async (args) => {
     requireNumbers(args as unknown as Record<string, unknown>, ['max-new-tokens', 'temperature', 'top-k', 'seed']);
@@ -299,6 +305,10 @@ const sampleCommand: CommandModule<object, SampleArgs> = {
     else if (tok.kind === 'char') prompt = tok.encode('\n');
     else throw new Error('this model has no end-of-text token: give --prompt or --tokens');
     checkTokenValues(prompt, cfg.vocab_size, 'prompt');
+    if (args.steer && args.steer.length > 0) {
+      const topK = args['top-k'] !== undefined ? Math.min(args['top-k'], cfg.vocab_size) : undefined;
+      return printSteeredSample(params, cfg, tok, prompt, args.steer, { maxNewTokens: args['max-new-tokens'], temperature: args.temperature, topK, seed: args.seed, json: args.json });
+    }
     const stream = !args.json && canDecode;
     if (stream && args.prompt) process.stdout.write(args.prompt);
     // Stream text as it completes: a BPE token may end inside a multi-byte character, so the
@@ -325,6 +335,31 @@ const sampleCommand: CommandModule<object, SampleArgs> = {
     else console.log(ids.join(','));
   },
 };
+
+/** `lm sample --steer`: plain and steered continuations from the same seed (experiments/features/steer_sample.ts). */
+function printSteeredSample(params: Gpt2Params, cfg: Gpt2Config, tok: Tokenizer, prompt: number[], flags: string[], o: { maxNewTokens: number; temperature: number; topK?: number; seed: number; json: boolean }): void {
+  const { steers, dispose } = resolveSteers(flags.map(parseSteerFlag), params, cfg, prompt);
+  try {
+    const r = steeredSample(params, cfg, prompt, steers, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topK: o.topK, seed: o.seed });
+    const canDecode = tok.vocabSize === cfg.vocab_size;
+    const text = (ids: number[]) => (canDecode ? tok.decode(ids) : ids.join(','));
+    const steerInfo = steers.map((s) => ({ sae: s.saeDir, hook: s.hook, latent: s.latent, coef: s.coef, meanNorm: s.meanNorm, meanNormFrom: s.normSource, alpha: s.coef * s.meanNorm }));
+    if (o.json) {
+      console.log(JSON.stringify({ prompt_ids: prompt, steers: steerInfo, plain: { ids: r.plain, text: canDecode ? tok.decode(r.plain) : null }, steered: { ids: r.steered, text: canDecode ? tok.decode(r.steered) : null }, next_token: r.change }));
+      return;
+    }
+    for (const s of steerInfo) console.log(`steer ${s.sae} latent ${s.latent} at ${s.hook}: c = ${s.coef}, α = c·E||x|| = ${s.alpha.toPrecision(4)} (E||x|| ${s.meanNorm.toPrecision(4)} from the ${s.meanNormFrom})`);
+    const promptText = canDecode ? tok.decode(prompt) : prompt.join(',');
+    console.log(`--- plain (seed ${o.seed})\n${promptText}${text(r.plain)}`);
+    console.log(`--- steered (seed ${o.seed})\n${promptText}${text(r.steered)}`);
+    const show = (id: number) => (canDecode ? JSON.stringify(tok.decode([id])) : String(id));
+    const table = (rows: { id: number; clean: number; steered: number }[]) => rows.map((t) => `  ${show(t.id).padEnd(16)} ${t.clean.toFixed(4)} → ${t.steered.toFixed(4)} (${t.steered >= t.clean ? '+' : ''}${(t.steered - t.clean).toFixed(4)})`).join('\n');
+    console.log(`--- next token after the prompt, top ${r.change.clean.length} clean: p clean → p steered\n${table(r.change.clean)}`);
+    console.log(`--- top ${r.change.steered.length} steered\n${table(r.change.steered)}`);
+  } finally {
+    dispose();
+  }
+}
 
 // ---------------------------------------------------------------- lm
 
