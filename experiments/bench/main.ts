@@ -8,6 +8,10 @@
  *   --only REGEX     workloads whose name matches
  *   --variants       also wasm on 1 thread and wasm without fused multiply-add
  *   --no-peers       skip PyTorch / TensorFlow.js
+ *   --peer-device D  the PyTorch peer's device: cpu (default) or cuda (the GPU check, gpu/)
+ * The peers run only the selected workloads (PyTorch through peer_torch_select.py); the SAE steps
+ * are compared with both PyTorch peers, torch-cpu (dense autograd) and torch-sparse (sparsify's
+ * algorithm), and summarised against the issue's target (≥ 1.5× the best peer).
  *   --reference-max-gflop G   run the reference backend only where a step is ≤ G GFLOP (default 0.05:
  *                    its naive loops run at ~0.05–1 GFLOP/s)
  */
@@ -30,11 +34,12 @@ interface Args {
   only: RegExp | null;
   variants: boolean;
   peers: boolean;
+  peerDevice: 'cpu' | 'cuda';
   refMaxGflop: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { json: false, quick: false, only: null, variants: false, peers: true, refMaxGflop: 0.05 };
+  const a: Args = { json: false, quick: false, only: null, variants: false, peers: true, peerDevice: 'cpu', refMaxGflop: 0.05 };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i]!;
     const value = (): string => {
@@ -47,10 +52,15 @@ function parseArgs(argv: readonly string[]): Args {
     else if (f === '--variants') a.variants = true;
     else if (f === '--no-peers') a.peers = false;
     else if (f === '--only') a.only = new RegExp(value());
+    else if (f === '--peer-device') {
+      const v = value();
+      if (v !== 'cpu' && v !== 'cuda') throw new Error(`bench: --peer-device must be cpu or cuda, got ${v}`);
+      a.peerDevice = v;
+    }
     else if (f === '--reference-max-gflop') {
       a.refMaxGflop = Number(value());
       if (!Number.isFinite(a.refMaxGflop) || a.refMaxGflop < 0) throw new Error(`bench: --reference-max-gflop must be a non-negative number`);
-    } else throw new Error(`bench: unknown flag ${f} (known: --json --quick --only REGEX --variants --no-peers --reference-max-gflop G)`);
+    } else throw new Error(`bench: unknown flag ${f} (known: --json --quick --only REGEX --variants --no-peers --peer-device cpu|cuda --reference-max-gflop G)`);
   }
   return a;
 }
@@ -111,7 +121,14 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   for (const v of variants) v.be.shutdown();
 
-  const peerRuns: PeerRun[] = args.peers ? runPeers(path.join(repoRoot(), '..', 'shared', 'bench'), { quick: args.quick, threads: os.cpus().length, log }) : [];
+  const root = repoRoot();
+  const peerRuns: PeerRun[] = args.peers
+    ? runPeers(path.join(root, '..', 'shared', 'bench'), {
+      quick: args.quick, threads: os.cpus().length, log, device: args.peerDevice,
+      selectScript: path.join(root, 'experiments', 'bench', 'peer_torch_select.py'),
+      select: selected.map((w) => ({ workload: w.name, ...w.shape })),
+    })
+    : [];
   for (const r of peerRuns) if (!r.available) log(`peer ${r.peer} not run: ${r.reason}`);
   const peerLines = peerRuns.flatMap((r) => r.lines);
 
@@ -127,7 +144,33 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   printTable(ours, peerLines, variants.map((v) => v.peer));
+  printSaeSummary(ours, peerLines);
   for (const f of failures) console.log(`not measured: ${f}`);
+}
+
+/** The issue's SAE target: our step ≥ 1.5× the best PyTorch peer (torch-sparse, sparsify's algorithm). */
+const SAE_TARGET = 1.5;
+
+/** One line per SAE step: its ratio against every PyTorch peer, and the target against the best one. */
+function printSaeSummary(ours: readonly Measurement[], peers: readonly PeerLine[]): void {
+  const sae = ours.filter((m) => m.peer === 'gsae-wasm' && m.workload.startsWith('sae.'));
+  const torchPeers = [...new Set(peers.map((l) => l.peer))].filter((p) => p.startsWith('torch'));
+  if (sae.length === 0) return;
+  console.log('');
+  console.log(`SAE steps against the PyTorch peers (target ≥ ${SAE_TARGET}× the best of them):`);
+  for (const m of sae) {
+    const shape = Object.entries(m.shape).map(([a, b]) => `${a}${b}`).join(' ');
+    const vs = torchPeers.map((p) => [p, peerValue(peers, p, m)] as const).filter((x): x is readonly [string, number] => x[1] !== undefined);
+    const mem = m.peak_bytes !== undefined ? `, peak ${(m.peak_bytes / 2 ** 20).toFixed(1)} MiB` : '';
+    if (vs.length === 0) {
+      console.log(`  ${m.workload} ${shape}: ${fmt(m.value)} tokens/s${mem}; no PyTorch peer line`);
+      continue;
+    }
+    const best = vs.reduce((a, b) => (b[1] > a[1] ? b : a));
+    const r = m.value / best[1];
+    const verdict = r >= SAE_TARGET ? 'met' : `missed: ${r.toFixed(2)}× of ${SAE_TARGET}× (needs ${(SAE_TARGET / r).toFixed(2)}× faster)`;
+    console.log(`  ${m.workload} ${shape}: ${vs.map(([p, v]) => `${(m.value / v).toFixed(2)}× ${p}`).join(', ')}${mem} — vs ${best[0]}: ${verdict}`);
+  }
 }
 
 /** A peer's line for the same workload and shape fields. */

@@ -1,8 +1,10 @@
 /**
  * The peers (PyTorch on the CPU, TensorFlow.js): found where installed, run as child processes in
  * the same invocation, their JSON lines parsed. Benchmarks only — never project dependencies.
- *   torch: `/usr/bin/python3 -c 'import torch'` works → ../shared/bench/peer_torch.py (with
- *          OpenBLAS's AVX-512 kernels selected on AVX-512 machines, see openblasCoreType)
+ *   torch: `/usr/bin/python3 -c 'import torch'` works → ../shared/bench/peer_torch.py, through
+ *          peer_torch_select.py so that only the selected workloads run (its two SAE peers each
+ *          time: torch-cpu, the dense autograd port, and torch-sparse, sparsify's algorithm), with
+ *          OpenBLAS's AVX-512 kernels selected on AVX-512 machines (see openblasCoreType)
  *   tfjs:  @tensorflow/tfjs and -backend-wasm resolvable from NODE_PATH or /tmp/peer-tfjs/node_modules
  */
 import { spawnSync } from 'node:child_process';
@@ -26,7 +28,8 @@ export interface PeerRun {
   seconds: number;
 }
 
-const PYTHON = '/usr/bin/python3';
+/** The Python that has torch (Debian's here; GSAE_PEER_PYTHON elsewhere, e.g. a GPU image's). */
+const PYTHON = process.env.GSAE_PEER_PYTHON || '/usr/bin/python3';
 
 /**
  * Debian's OpenBLAS (DYNAMIC_ARCH 0.3.21) does not recognise this Sapphire Rapids VM and falls
@@ -66,26 +69,49 @@ function parseLines(out: string): PeerLine[] {
   return lines;
 }
 
+/** A workload the project measured, as the peers name it: {workload, ...shape fields}. */
+export type PeerSelection = { workload: string } & Record<string, string | number>;
+
+export interface PeerOptions {
+  quick: boolean;
+  threads: number;
+  log: (s: string) => void;
+  /** peer_torch_select.py (in the source tree: tsc does not copy it to dist/) */
+  selectScript: string;
+  /** only these workloads (the ones measured on our side); all when absent */
+  select?: readonly PeerSelection[];
+  /** the PyTorch peer's device (cuda: the GPU check, experiments/bench/gpu/) */
+  device?: 'cpu' | 'cuda';
+}
+
+/** Workloads peer_tfjs.cjs has: the matmuls and sae.topk.step. */
+const tfjsHas = (w: string): boolean => w.startsWith('matmul.') || w === 'sae.topk.step';
+
 /** Runs the installed peers (bench scripts under `sharedBench`) and returns their lines. */
-export function runPeers(sharedBench: string, opts: { quick: boolean; threads: number; log: (s: string) => void }): PeerRun[] {
+export function runPeers(sharedBench: string, opts: PeerOptions): PeerRun[] {
   const runs: PeerRun[] = [];
   const quick = opts.quick ? ['--quick'] : [];
   const torchScript = path.join(sharedBench, 'peer_torch.py');
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (!existsSync(torchScript)) runs.push({ peer: 'torch', available: false, reason: `${torchScript} not found`, lines: [], seconds: 0 });
   else if (probe.status !== 0) runs.push({ peer: 'torch', available: false, reason: `${PYTHON} cannot import torch`, lines: [], seconds: 0 });
+  else if (!existsSync(opts.selectScript)) runs.push({ peer: 'torch', available: false, reason: `${opts.selectScript} not found`, lines: [], seconds: 0 });
+  else if (opts.select && opts.select.length === 0) runs.push({ peer: 'torch', available: false, reason: 'no selected workload', lines: [], seconds: 0 });
   else {
-    const env = { ...process.env, ...openblasCoreType() };
-    opts.log(`running PyTorch peer (${torchScript}${env.OPENBLAS_CORETYPE ? `, OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE}` : ''}) ...`);
+    const env = { ...process.env, ...(opts.device === 'cuda' ? {} : openblasCoreType()) };
+    const args = [opts.selectScript, '--script', torchScript, '--threads', String(opts.threads), '--device', opts.device ?? 'cpu', ...quick];
+    if (opts.select) args.push('--select', JSON.stringify(opts.select));
+    opts.log(`running PyTorch peer (${torchScript} via ${path.basename(opts.selectScript)}, ${opts.select ? `${opts.select.length} workload(s)` : 'all workloads'}, ${opts.device ?? 'cpu'}${env.OPENBLAS_CORETYPE ? `, OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE}` : ''}) ...`);
     const t0 = performance.now();
-    const r = spawnSync(PYTHON, [torchScript, '--threads', String(opts.threads), ...quick], { encoding: 'utf8', maxBuffer: 1 << 24, env });
+    const r = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
     const seconds = (performance.now() - t0) / 1000;
     if (r.status !== 0) runs.push({ peer: 'torch', available: false, reason: `exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]}`, lines: parseLines(r.stdout ?? ''), seconds });
     else runs.push({ peer: 'torch', available: true, lines: parseLines(r.stdout), seconds });
   }
   const tfjsScript = path.join(sharedBench, 'peer_tfjs.cjs');
   const np = tfjsNodePath();
-  if (!existsSync(tfjsScript)) runs.push({ peer: 'tfjs', available: false, reason: `${tfjsScript} not found`, lines: [], seconds: 0 });
+  if (opts.select && !opts.select.some((x) => tfjsHas(x.workload))) runs.push({ peer: 'tfjs', available: false, reason: 'it has none of the selected workloads', lines: [], seconds: 0 });
+  else if (!existsSync(tfjsScript)) runs.push({ peer: 'tfjs', available: false, reason: `${tfjsScript} not found`, lines: [], seconds: 0 });
   else if (!np) runs.push({ peer: 'tfjs', available: false, reason: '@tensorflow/tfjs(-backend-wasm) not found on NODE_PATH or in /tmp/peer-tfjs/node_modules', lines: [], seconds: 0 });
   else {
     opts.log(`running TensorFlow.js peer (${tfjsScript}, NODE_PATH=${np}) ...`);
