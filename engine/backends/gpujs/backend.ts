@@ -18,7 +18,8 @@ import { env, loadGpuJs, type GpuInstance, type GpuJsModule, type GpuKernel, typ
 import { hostKernel } from './host_fallback.js';
 import type { Range } from './int_bounds.js';
 import { KernelCache, kernelClassOf, viewKey } from './kernel_cache.js';
-import type { CodegenOptions, KernelPlan } from './kernels.js';
+import type { CodegenOptions } from './elementwise_math.js';
+import type { KernelPlan } from './kernels.js';
 import { Fallback, planOp } from './op_table.js';
 import { probeGpujs, SYNC_MODES, type GpujsMode } from './probe.js';
 import { DeviceBuffer, Residency } from './residency.js';

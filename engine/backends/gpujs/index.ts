@@ -16,8 +16,9 @@
  * - host_fallback.ts: ops without a kernel here run the reference kernel on downloaded data; each
  *   such fallback is counted by op and reason (`fallbacks()`), so nothing is hidden;
  * - kernel_cache.ts: compiled kernels (LRU, never destroying one with live outputs);
- * - kernels.ts, codegen.ts, fuse.ts, probe.ts, gpujs_module.ts: kernel sources, index arithmetic,
- *   elementwise fusion of jit plans, the capability probe, loading gpu.js.
+ * - kernels.ts, elementwise_math.ts, codegen.ts, fuse.ts, probe.ts, gpujs_module.ts: kernel
+ *   sources, the elementwise ops' math, index arithmetic, elementwise fusion of jit plans, the
+ *   capability probe, loading gpu.js.
  *
  * Priority: the 'gpujs' entry ranks above 'wasm' (10) only when the probe finds a hardware GPU
  * mode; otherwise it ranks below 'reference' (0), so the engine never picks it silently on a

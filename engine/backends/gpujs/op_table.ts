@@ -28,9 +28,9 @@ import {
   transposeKernel,
   unaryKernel,
   whereKernel,
-  type CodegenOptions,
   type KernelPlan,
 } from './kernels.js';
+import type { CodegenOptions } from './elementwise_math.js';
 import type { DeviceBuffer } from './residency.js';
 
 /**
