@@ -19,9 +19,9 @@ import { StoreReader } from '../sae/store/reader.js';
 import { StoreSource } from '../sae/store/source.js';
 import { writeFileAtomic } from '../sae/store/shard.js';
 import { gpt2EvalModel, saeEvalDictionary } from './adapters.js';
-import { CORPUS, defaultModel, type LoadedModel } from './default_model.js';
+import { defaultModel, type LoadedModel } from './default_model.js';
 import { downstreamBaseline, evaluate, type EvalContext, type EvalResult } from './eval/evaluate.js';
-import { getSuite, type RunSpec, type SuiteConfig } from './suites.js';
+import { getSuite, resolveHook, type RunSpec, type SuiteConfig } from './suites.js';
 import { writeReport } from './report/report.js';
 import type { Row } from './report/tables.js';
 
@@ -61,7 +61,7 @@ export function storeFor(model: LoadedModel, o: Pick<RunnerOptions, 'cacheDir'>,
   const total = Math.floor((range[1] - range[0]) / cfg.seqLen);
   let last = Date.now();
   buildStore({
-    dir, hook: cfg.hook, tokens, source: `${CORPUS}#${split}`, range, seqLen: cfg.seqLen, batchSeqs: 16,
+    dir, hook: cfg.hook, tokens, source: `${model.corpus}#${split}`, range, seqLen: cfg.seqLen, batchSeqs: 16,
     seqsPerShard: 256, withGrad: true, gradReduction: 'sum', modelId: model.id,
     capture: (toks) => {
       const r = activationsAndGrads(model.params, model.cfg, toks, [cfg.hook], { reduction: 'sum', checkTokens: false });
@@ -96,7 +96,13 @@ export function storeMoments(r: StoreReader): { mean: Float32Array; meanNorm: nu
   return { mean: Float32Array.from(sum, (v) => v / n), meanNorm: norm / n };
 }
 
-function resultRow(spec: RunSpec, seed: number, dSae: number, r: EvalResult, deadFraction: number, trainSeconds: number): Row {
+/** CPU-seconds of this process (all threads): what a run costs, nearly independent of machine load. */
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+function resultRow(spec: RunSpec, seed: number, dSae: number, r: EvalResult, deadFraction: number, trainSeconds: number, cpu: number): Row {
   return {
     id: spec.id, group: spec.group, variant: spec.variant ?? '', seed, d_sae: dSae,
     k: spec.k ?? null, beta: spec.variant === 'gsae' ? spec.beta ?? null : null, l1_coefficient: spec.l1Coefficient ?? null,
@@ -107,20 +113,23 @@ function resultRow(spec: RunSpec, seed: number, dSae: number, r: EvalResult, dea
     dec_maxcos_median: r.decoder_max_cos.median, dec_maxcos_p90: r.decoder_max_cos.p90,
     steer_mean: r.steering.mean, steer_lo: r.steering.lo, steer_hi: r.steering.hi, steer_n: r.steering.n,
     train_seconds: trainSeconds,
+    cpu_seconds: cpu,
   };
 }
 
 export async function runExperiment(o: RunnerOptions): Promise<ExperimentOutput> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const suite = getSuite(o.suite);
-  const cfg: SuiteConfig = { ...(o.config ?? suite.presets[o.preset]), ...(o.seeds ? { seeds: o.seeds } : {}) };
+  const preset: SuiteConfig = { ...(o.config ?? suite.presets[o.preset]), ...(o.seeds ? { seeds: o.seeds } : {}) };
+  if (preset.seeds.length === 0) throw new Error('experiment: no seeds to run (--seeds needs at least one)');
   mkdirSync(o.out, { recursive: true });
   const t0 = Date.now();
   log(`experiment ${suite.name} (${o.preset}) on backend '${E.backend().name}' → ${o.out}`);
 
   const model = await defaultModel({ model: o.model, cacheDir: o.cacheDir, log });
-  log(`model ${model.dir} (${model.id}): ${model.cfg.n_layer} layers, d_model ${model.cfg.n_embd}, vocab ${model.cfg.vocab_size}`);
-  const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
+  const cfg: SuiteConfig = { ...preset, hook: resolveHook(preset.hook, model.cfg.n_layer) };
+  log(`model ${model.dir} (${model.id}): ${model.cfg.n_layer} layers, d_model ${model.cfg.n_embd}, vocab ${model.cfg.vocab_size}; hook ${cfg.hook}; seeds ${cfg.seeds.join(', ')}`);
+  const corpus = tokenizeCorpus(model.corpus, 'gpt2-restricted', 0.9, model.tokenizer);
   const trainStore = storeFor(model, o, cfg, 'train', corpus.train, cfg.storeTrainTokens, log);
   const evalStore = storeFor(model, o, cfg, 'val', corpus.val, cfg.evalTokens, log);
   assertDisjoint(trainStore.manifest.tokens, evalStore.manifest.tokens);
@@ -135,6 +144,8 @@ export async function runExperiment(o: RunnerOptions): Promise<ExperimentOutput>
   const baseline = downstreamBaseline(evalModel, cfg.hook, sequences, meanAct);
   log(`held-out CE: clean ${baseline.ce_clean.toFixed(4)}, zero-ablated ${baseline.ce_zero.toFixed(4)}, mean-ablated ${baseline.ce_mean.toFixed(4)}`);
 
+  const setupCpu = cpuSeconds();
+  log(`setup (model, stores, baseline): ${((Date.now() - t0) / 1000).toFixed(0)} s wall, ${setupCpu.toFixed(0)} CPU-s`);
   const rows: Row[] = [];
   const steps = Math.ceil(cfg.trainTokens / cfg.batchSize);
   for (const seed of cfg.seeds) {
@@ -150,13 +161,14 @@ export async function runExperiment(o: RunnerOptions): Promise<ExperimentOutput>
       const { id: _id, group: _g, ...trainCfg } = spec;
       const ckpt = join(runDir, CHECKPOINT_FILE);
       const tStart = Date.now();
+      const cpuStart = cpuSeconds();
       const trainer = existsSync(ckpt)
         ? SaeTrainer.resume(ckpt, source, { outDir: runDir, progress: true })
         : SaeTrainer.create(
             {
               ...trainCfg, dIn: d, dSae, seed, batchSize: cfg.batchSize, totalSteps: steps, logEvery: 10,
               checkpointEvery: 50, hookName: cfg.hook, hookLayer: hookLayerOf(cfg.hook), contextSize: cfg.seqLen,
-              modelName: model.id, datasetPath: CORPUS, initSamples: 4096,
+              modelName: model.id, datasetPath: model.corpus, initSamples: 4096,
             },
             source,
             { outDir: runDir, progress: true },
@@ -168,18 +180,18 @@ export async function runExperiment(o: RunnerOptions): Promise<ExperimentOutput>
       const ctx: EvalContext = { model: evalModel, hook: cfg.hook, evalStore, sequences, baseline, meanNorm: evalMoments.meanNorm, steering: cfg.steering, seed };
       const res = evaluate(ctx, saeEvalDictionary(sae));
       disposeSae(sae);
-      const row = resultRow(spec, seed, dSae, res, deadFraction, (Date.now() - tStart) / 1000);
+      const row = resultRow(spec, seed, dSae, res, deadFraction, (Date.now() - tStart) / 1000, cpuSeconds() - cpuStart);
       writeFileAtomic(doneFile, JSON.stringify(row, null, 2));
       writeFileAtomic(join(runDir, 'steering.json'), JSON.stringify(res.steering.per_latent, null, 1));
       rows.push(row);
-      log(`${spec.id} seed ${seed}: FVU ${(row.fvu as number).toFixed(4)}, L0 ${(row.l0 as number).toFixed(2)}, loss added ${(row.loss_added as number).toFixed(4)}, dead ${(deadFraction * 100).toFixed(1)}%`);
+      log(`${spec.id} seed ${seed}: FVU ${(row.fvu as number).toFixed(4)}, L0 ${(row.l0 as number).toFixed(2)}, loss added ${(row.loss_added as number).toFixed(4)}, dead ${(deadFraction * 100).toFixed(1)}% (${(row.train_seconds as number).toFixed(0)} s, ${(row.cpu_seconds as number).toFixed(0)} CPU-s)`);
     }
   }
   E.dispose([meanAct, sequences]);
   const meta = {
     suite: suite.name, preset: o.preset, question: cfg.question, backend: E.backend().name,
     model: { id: model.id, dir: model.dir, n_layer: model.cfg.n_layer, n_embd: model.cfg.n_embd, vocab_size: model.cfg.vocab_size },
-    config: cfg, baseline, wall_seconds: (Date.now() - t0) / 1000, node: process.version,
+    config: cfg, baseline, wall_seconds: (Date.now() - t0) / 1000, cpu_seconds: cpuSeconds(), setup_cpu_seconds: setupCpu, node: process.version,
   };
   await writeReport(o.out, meta, rows);
   return { rows, outDir: o.out, config: cfg, model: { id: model.id, dir: model.dir } };

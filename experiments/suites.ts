@@ -1,7 +1,8 @@
 /**
  * Experiment suites: which SAEs to train and compare, at a 'quick' preset (minutes on two cores)
  * and a 'full' preset. Each SAE run is a partial SaeTrainConfig plus an id; the suite also fixes
- * the hook, the token budgets and the evaluation sizes. Seeds multiply every run.
+ * the hook, the token budgets and the evaluation sizes. Seeds multiply every run: both presets
+ * train every configuration on three seeds, so every comparison has a seed-paired interval.
  */
 import type { SaeTrainConfig } from '../sae/config.js';
 
@@ -32,8 +33,29 @@ export interface Suite {
   presets: Record<'quick' | 'full', SuiteConfig>;
 }
 
+/**
+ * The suites' default hook: the residual stream entering the middle block of whatever model runs
+ * (blocks.⌊L/2⌋.hook_resid_pre: blocks.2 of the shipped 4-layer model, blocks.3 of a 6-layer one),
+ * where a model has both built features and work left to do with them.
+ */
+export const MIDDLE_HOOK = 'middle';
+
+/** A suite's hook for a model of `nLayer` blocks: 'middle' resolved, any TransformerLens name as is. */
+export function resolveHook(hook: string, nLayer: number): string {
+  if (hook !== MIDDLE_HOOK) return hook;
+  if (!(Number.isInteger(nLayer) && nLayer >= 1)) throw new Error(`hook 'middle': the model must have at least one layer, got n_layer ${nLayer}`);
+  return `blocks.${Math.floor(nLayer / 2)}.hook_resid_pre`;
+}
+
+/**
+ * Seeds of the quick presets: three, the fewest that give a seed-paired t interval with a usable
+ * critical value (t_{0.975,2} = 4.303; two seeds give 12.706). Sized so the main job still fits
+ * 15 minutes on two cores (estimate in the README).
+ */
+export const QUICK_SEEDS = [0, 1, 2];
+
 const common = {
-  hook: 'blocks.2.hook_resid_pre',
+  hook: MIDDLE_HOOK,
   expansion: 8,
   seqLen: 64,
   lrWarmupSteps: 20,
@@ -41,7 +63,7 @@ const common = {
 
 function base(quick: boolean): Omit<SuiteConfig, 'runs' | 'question'> {
   return quick
-    ? { hook: common.hook, expansion: common.expansion, trainTokens: 240_000, batchSize: 1024, storeTrainTokens: 120_000, evalTokens: 16_384, seqLen: common.seqLen, steering: { latents: 24, c: 1, topN: 10, contexts: 2 }, seeds: [0] }
+    ? { hook: common.hook, expansion: common.expansion, trainTokens: 240_000, batchSize: 1024, storeTrainTokens: 120_000, evalTokens: 16_384, seqLen: common.seqLen, steering: { latents: 24, c: 1, topN: 10, contexts: 2 }, seeds: QUICK_SEEDS }
     : { hook: common.hook, expansion: common.expansion, trainTokens: 4_000_000, batchSize: 1024, storeTrainTokens: 290_000, evalTokens: 32_768, seqLen: common.seqLen, steering: { latents: 96, c: 1, topN: 10, contexts: 4 }, seeds: [0, 1, 2] };
 }
 

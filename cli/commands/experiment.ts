@@ -1,7 +1,7 @@
 /** `gsae experiment <suite>`: train and compare a suite of SAEs end to end, then report. */
 import type { CommandModule } from 'yargs';
 import { consoleTable } from '../../experiments/report/tables.js';
-import { TABLE_COLUMNS } from '../../experiments/report/report.js';
+import { TABLE_COLUMNS, reportFindings } from '../../experiments/report/report.js';
 import { runExperiment } from '../../experiments/runner.js';
 import { SUITES } from '../../experiments/suites.js';
 
@@ -32,6 +32,8 @@ export const experimentCommand: CommandModule<object, Args> = {
     const res = await runExperiment({ suite: a.suite, preset: a.preset, out, cacheDir: a.cache, model: a.model, seeds: a.seeds });
     console.log(`\n${a.suite} (${a.preset}) on ${res.model.id}\n`);
     console.log(consoleTable(res.rows, TABLE_COLUMNS));
+    console.log(`\nfindings (${res.config.seeds.length} seed(s); intervals: 95% seed-paired t):`);
+    for (const s of reportFindings(a.suite, res.rows)) console.log(`- ${s.replace(/\*\*/g, '')}`);
     console.log(`\nreport: ${out}/report.md  results: ${out}/results.csv, ${out}/results.json  plots: ${out}/plots/`);
   },
 };

@@ -14,7 +14,7 @@ import type { Gpt2Params } from '../../models/gpt2/params.js';
 import type { Tokenizer } from '../../models/gpt2/tokenizer.js';
 import { parseSteerFlag, resolveSteers, steeredSample } from '../../experiments/features/steer_sample.js';
 import { sequentialBatches, tokenizeCorpus } from '../../models/gpt2/data.js';
-import { PRESETS, train, type TrainOptions } from '../../models/gpt2/train.js';
+import { PRESETS, PRESET_CORPUS, train, type TrainOptions } from '../../models/gpt2/train.js';
 import { Progress, formatDuration } from '../../engine/io/progress.js';
 
 const DEFAULT_CORPUS = 'data/tinyshakespeare/input.txt';
@@ -68,7 +68,7 @@ const TRAIN_FLAGS: Record<string, { key: keyof TrainOptions; describe: string; t
 
 interface TrainArgs {
   preset: string;
-  data: string;
+  data?: string;
   out: string;
   resume: boolean;
   backend?: string;
@@ -82,7 +82,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
   builder: (y: Argv) => {
     let b = y
       .option('preset', { type: 'string', default: 'default', choices: Object.keys(PRESETS), describe: 'starting configuration; flags override it' })
-      .option('data', { type: 'string', default: DEFAULT_CORPUS, describe: 'UTF-8 text corpus' })
+      .option('data', { type: 'string', describe: `UTF-8 text corpus (.gz read as gzip; a+b mixes corpora, each split on its own); default: the preset's (mix: ${PRESET_CORPUS.mix}), else ${DEFAULT_CORPUS}` })
       .option('out', { type: 'string', demandOption: true, describe: 'output (checkpoint) directory' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint in --out' })
       .option('backend', { type: 'string', describe: 'compute backend (see `gsae backends`)' })
@@ -95,8 +95,9 @@ const trainCommand: CommandModule<object, TrainArgs> = {
     useBackend(args.backend);
     const preset = PRESETS[args.preset];
     if (!preset) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`);
-    if (!existsSync(args.data)) throw new Error(`--data: corpus file '${args.data}' does not exist`);
-    const o: TrainOptions = { ...preset, data: args.data, out: args.out };
+    const data = args.data ?? PRESET_CORPUS[args.preset] ?? DEFAULT_CORPUS;
+    for (const part of data.split('+')) if (!existsSync(part)) throw new Error(`--data: corpus file '${part}' does not exist`);
+    const o: TrainOptions = { ...preset, data, out: args.out };
     const rec = o as unknown as Record<string, unknown>;
     for (const [flag, f] of Object.entries(TRAIN_FLAGS)) if (args[flag] !== undefined) rec[f.key] = args[flag];
     // Like nanoGPT's lr_decay_iters = max_iters: the cosine spans the run unless told otherwise.

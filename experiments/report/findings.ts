@@ -1,9 +1,10 @@
 /**
- * Turns result rows into plain statements about the papers' claims, with their uncertainty:
- * seed spread where there are several seeds, steering confidence intervals over latents, and an
- * explicit "not resolved" where a difference is within the noise we can measure.
+ * Turns result rows into plain statements about the papers' claims, with their uncertainty. The
+ * g-SAE vs TopK claims are called from seed-paired t intervals (eval/statistics.ts): "holds",
+ * "reversed" or "unresolved" from the interval of the paired difference alone.
  */
 import type { Row } from './tables.js';
+import { pairedInterval, verdictOf, type TInterval, type Verdict } from '../eval/statistics.js';
 
 const num = (r: Row, k: string): number => (typeof r[k] === 'number' ? (r[k] as number) : NaN);
 
@@ -41,39 +42,88 @@ export function aggregate(rows: readonly Row[]): Agg[] {
 const f = (x: number, d = 4) => (Number.isFinite(x) ? Number(x.toPrecision(d)).toString() : 'n/a');
 const pm = (a: Agg, m: string) => (a.n > 1 ? `${f(a.mean[m]!)} ± ${f(a.sd[m]!, 2)}` : f(a.mean[m]!));
 
-/** Is the difference a − b outside the seed noise? (needs ≥ 2 seeds; 2 standard errors) */
-function resolved(a: Agg, b: Agg, m: string): boolean | null {
-  if (a.n < 2 || b.n < 2) return null;
-  const se = Math.sqrt(a.sd[m]! ** 2 / a.n + b.sd[m]! ** 2 / b.n);
-  return Math.abs(a.mean[m]! - b.mean[m]!) > 2 * se;
+/** Every metric compared between paired runs (the report's paired-difference table). */
+export const PAIRED_METRICS = ['loss_added', 'fvu', 'l0', 'loss_recovered_zero', 'kl', 'dead_fraction', 'never_active_fraction', 'gamma', 'steer_mean', 'dec_maxcos_median'] as const;
+
+/** The papers' claims about g-SAEs against TopK at equal k, as the sign of g-SAE − TopK. */
+export const GSAE_CLAIMS: { metric: (typeof PAIRED_METRICS)[number]; claim: 'lower' | 'higher'; says: string }[] = [
+  { metric: 'loss_added', claim: 'lower', says: 'lower loss added' },
+  { metric: 'dead_fraction', claim: 'lower', says: 'fewer dead latents' },
+  { metric: 'steer_mean', claim: 'higher', says: 'stronger steering (probability addition)' },
+  { metric: 'dec_maxcos_median', claim: 'higher', says: 'more similar decoder columns (median max-cosine)' },
+];
+
+export interface PairedComparison {
+  k: number;
+  /** the g-SAE run's group and id, and the TopK run it is paired with */
+  group: string;
+  id: string;
+  baseline: string;
+  /** seeds present in both runs, in order */
+  seeds: number[];
+  diff: Record<string, TInterval>;
+  /** mean of each side over the paired seeds */
+  means: Record<string, { a: number; b: number }>;
+  verdicts: { metric: string; claim: 'lower' | 'higher'; says: string; verdict: Verdict }[];
 }
 
-function verdict(better: boolean, res: boolean | null): string {
-  if (res === false) return 'within seed noise (not resolved)';
-  const base = better ? 'holds' : 'does not hold';
-  return res === null ? `${base} (single seed: seed-to-seed noise not measured)` : `${base} (outside 2 standard errors over seeds)`;
+/**
+ * Pairs runs `a` and `b` by seed and gives the seed-paired t interval of a − b for each metric.
+ * Seeds present on one side only are left out (and the seed list says which were used).
+ */
+export function pairRuns(a: readonly Row[], b: readonly Row[], metrics: readonly string[] = PAIRED_METRICS): Pick<PairedComparison, 'seeds' | 'diff' | 'means'> {
+  const bySeed = new Map(b.map((r) => [r.seed as number, r]));
+  const pairs = a.filter((r) => bySeed.has(r.seed as number)).sort((x, y) => (x.seed as number) - (y.seed as number));
+  const seeds = pairs.map((r) => r.seed as number);
+  const diff: Record<string, TInterval> = {};
+  const means: Record<string, { a: number; b: number }> = {};
+  for (const m of metrics) {
+    const xa = pairs.map((r) => num(r, m));
+    const xb = pairs.map((r) => num(bySeed.get(r.seed as number)!, m));
+    diff[m] = pairedInterval(xa, xb);
+    const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    means[m] = { a: avg(xa), b: avg(xb) };
+  }
+  return { seeds, diff, means };
 }
 
-export function gsaeVsTopkFindings(rows: readonly Row[]): string[] {
-  const aggs = aggregate(rows);
-  const out: string[] = [];
-  const ks = [...new Set(rows.map((r) => r.k as number))].sort((a, b) => a - b);
+/** Every g-SAE run against the TopK run at the same k, seed by seed. */
+export function gsaeVsTopkPairs(rows: readonly Row[]): PairedComparison[] {
+  const out: PairedComparison[] = [];
+  const ks = [...new Set(rows.filter((r) => typeof r.k === 'number').map((r) => r.k as number))].sort((a, b) => a - b);
   for (const k of ks) {
-    const topk = aggs.find((a) => a.rows[0]!.variant === 'topk' && a.rows[0]!.k === k);
-    const gs = aggs.filter((a) => a.rows[0]!.variant === 'gsae' && a.rows[0]!.k === k);
-    if (!topk || gs.length === 0) continue;
-    for (const g of gs) {
-      const la = g.mean.loss_added! < topk.mean.loss_added!;
-      const dead = g.mean.dead_fraction! <= topk.mean.dead_fraction!;
-      const steerSep = g.mean.steer_lo! > topk.mean.steer_hi! ? 'stronger (intervals separate)' : g.mean.steer_hi! < topk.mean.steer_lo! ? 'weaker (intervals separate)' : 'not distinguishable (95% intervals overlap)';
-      out.push(
-        `k=${k}, ${g.group} vs TopK: loss added ${pm(g, 'loss_added')} vs ${pm(topk, 'loss_added')} → "lower loss added" ${verdict(la, resolved(g, topk, 'loss_added'))}; ` +
-          `dead latents ${f(100 * g.mean.dead_fraction!)}% vs ${f(100 * topk.mean.dead_fraction!)}% → "fewer dead latents" ${verdict(dead, resolved(g, topk, 'dead_fraction'))}; ` +
-          `FVU ${pm(g, 'fvu')} vs ${pm(topk, 'fvu')}; steering probability addition ${f(g.mean.steer_mean!)} [${f(g.mean.steer_lo!)}, ${f(g.mean.steer_hi!)}] vs ${f(topk.mean.steer_mean!)} [${f(topk.mean.steer_lo!)}, ${f(topk.mean.steer_hi!)}] → ${steerSep}.`,
-      );
+    const topk = rows.filter((r) => r.variant === 'topk' && r.k === k);
+    if (topk.length === 0) continue;
+    const ids = [...new Set(rows.filter((r) => r.variant === 'gsae' && r.k === k).map((r) => String(r.id)))];
+    for (const id of ids) {
+      const g = rows.filter((r) => r.id === id);
+      const p = pairRuns(g, topk);
+      out.push({
+        k, group: String(g[0]!.group), id, baseline: String(topk[0]!.id), ...p,
+        verdicts: GSAE_CLAIMS.map((c) => ({ ...c, verdict: verdictOf(p.diff[c.metric]!, c.claim) })),
+      });
     }
   }
   return out;
+}
+
+const iv = (x: TInterval, d = 3) => (x.n >= 2 ? `${f(x.mean, d)} [${f(x.lo, d)}, ${f(x.hi, d)}]` : `${f(x.mean, d)} (n = ${x.n}, no interval)`);
+
+export function gsaeVsTopkFindings(rows: readonly Row[]): string[] {
+  return gsaeVsTopkPairs(rows).map((p) => {
+    const claims = p.verdicts.map((v) => `"${v.says}" **${v.verdict}** (Δ ${iv(p.diff[v.metric]!)})`).join('; ');
+    const sm = p.means.steer_mean!;
+    const ratio = sm.b !== 0 && Number.isFinite(sm.a / sm.b) ? `; steering ratio g-SAE/TopK of the seed means ${f(sm.a / sm.b, 3)}` : '';
+    return `k=${p.k}, ${p.group} vs TopK (seeds ${p.seeds.join(', ')}): ${claims}; FVU Δ ${iv(p.diff.fvu!)}${ratio}.`;
+  });
+}
+
+/** Markdown table: for each pair, the paired difference of every metric with its 95% interval. */
+export function pairedDifferenceTable(pairs: readonly PairedComparison[], metrics: readonly string[] = PAIRED_METRICS): string {
+  const head = `| pair | n | ${metrics.join(' | ')} |`;
+  const sep = `|---|---|${metrics.map(() => '---').join('|')}|`;
+  const body = pairs.map((p) => `| ${p.id} − ${p.baseline} | ${p.seeds.length} | ${metrics.map((m) => iv(p.diff[m]!)).join(' | ')} |`);
+  return [head, sep, ...body].join('\n');
 }
 
 /** Linear interpolation of y at x over points sorted by x (null outside their range). */

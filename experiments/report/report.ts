@@ -2,7 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barsWithIntervals, linePlot, paretoPlot } from './plots.js';
-import { ablationFindings, gsaeVsTopkFindings, paretoFindings } from './findings.js';
+import { ablationFindings, gsaeVsTopkFindings, gsaeVsTopkPairs, pairedDifferenceTable, paretoFindings } from './findings.js';
+import { protocolParagraph, type ProtocolConfig } from './protocol.js';
 import { markdownTable, toCSV, type Column, type Row } from './tables.js';
 
 export const TABLE_COLUMNS: Column[] = [
@@ -42,23 +43,31 @@ async function plots(suite: string, rows: Row[], dir: string): Promise<string[]>
   return files.map(([n]) => n);
 }
 
+/** The findings lines of a suite's report (also printed by `gsae experiment`). */
+export function reportFindings(suite: string, rows: Row[]): string[] {
+  return suite === 'gsae-vs-topk' ? gsaeVsTopkFindings(rows) : suite === 'pareto' ? paretoFindings(rows) : ablationFindings(rows);
+}
+
 export async function writeReport(outDir: string, meta: ReportMeta, rows: Row[]): Promise<void> {
   writeFileSync(join(outDir, 'results.json'), JSON.stringify({ meta, rows }, null, 2));
   writeFileSync(join(outDir, 'results.csv'), toCSV(rows));
   const figs = await plots(meta.suite, rows, join(outDir, 'plots'));
-  const findings = meta.suite === 'gsae-vs-topk' ? gsaeVsTopkFindings(rows) : meta.suite === 'pareto' ? paretoFindings(rows) : ablationFindings(rows);
+  const findings = reportFindings(meta.suite, rows);
+  const cfg = meta.config as ProtocolConfig | undefined;
+  const paired = meta.suite === 'gsae-vs-topk'
+    ? ['## Paired differences (g-SAE − TopK, same k, same seed)', '', 'Each cell: mean difference over seeds [95% seed-paired t interval].', '', pairedDifferenceTable(gsaeVsTopkPairs(rows)), '']
+    : [];
   const md = [
     `# ${meta.suite} (${meta.preset})`,
     '',
     `**Question.** ${meta.question}`,
     '',
+    ...(cfg?.seeds && meta.suite === 'gsae-vs-topk' ? [protocolParagraph(cfg), ''] : []),
     '## Findings',
     '',
     ...findings.map((s) => `- ${s}`),
     '',
-    'Uncertainty: steering intervals are 95% normal-approximation intervals over the sampled latents; ' +
-      'metric differences are called resolved only with two or more seeds and a gap above two standard errors.',
-    '',
+    ...paired,
     '## Results',
     '',
     markdownTable(rows, TABLE_COLUMNS),

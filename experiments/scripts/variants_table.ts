@@ -29,10 +29,10 @@ import { disposeSae } from '../../sae/model.js';
 import { StoreSource } from '../../sae/store/source.js';
 import { SaeTrainer, type LogRecord } from '../../sae/trainer.js';
 import { saeEvalDictionary } from '../adapters.js';
-import { CORPUS, defaultModel } from '../default_model.js';
+import { defaultModel } from '../default_model.js';
 import { ReconstructionAccumulator } from '../eval/reconstruction.js';
 import { storeFor } from '../runner.js';
-import { getSuite } from '../suites.js';
+import { getSuite, resolveHook } from '../suites.js';
 
 export type RunArg = { id: string } & Partial<SaeTrainConfig>;
 
@@ -108,16 +108,17 @@ export function markdownTable(rows: TableRow[]): string {
 export async function main(argv: string[]): Promise<TableRow[]> {
   const { opts, runs: given } = parseArgs(argv);
   const runs = given.length ? given : DEFAULT_RUNS;
-  const preset = getSuite('pareto').presets.quick;
+  const quick = getSuite('pareto').presets.quick;
   const tokens = Number(opts.tokens ?? 240_000);
-  const batchSize = Number(opts.batch ?? preset.batchSize);
-  const expansion = Number(opts.expansion ?? preset.expansion);
+  const batchSize = Number(opts.batch ?? quick.batchSize);
+  const expansion = Number(opts.expansion ?? quick.expansion);
   const seed = Number(opts.seed ?? 0);
   const cacheDir = opts.cache ?? '.cache';
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
   const model = await defaultModel({ cacheDir, log });
-  const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
+  const preset = { ...quick, hook: resolveHook(quick.hook, model.cfg.n_layer) };
+  const corpus = tokenizeCorpus(model.corpus, 'gpt2-restricted', 0.9, model.tokenizer);
   const trainStore = storeFor(model, { cacheDir }, preset, 'train', corpus.train, preset.storeTrainTokens, log);
   const evalStore = storeFor(model, { cacheDir }, preset, 'val', corpus.val, preset.evalTokens, log);
   const d = trainStore.d;
@@ -138,7 +139,7 @@ export async function main(argv: string[]): Promise<TableRow[]> {
     const trainer = SaeTrainer.create(
       {
         ...cfg, dIn: d, dSae, seed, batchSize, totalSteps: steps, logEvery: 10, initSamples: 4096,
-        hookName: preset.hook, hookLayer: hookLayerOf(preset.hook), contextSize: preset.seqLen, modelName: model.id, datasetPath: CORPUS,
+        hookName: preset.hook, hookLayer: hookLayerOf(preset.hook), contextSize: preset.seqLen, modelName: model.id, datasetPath: model.corpus,
       },
       new StoreSource(trainStore.dir, batchSize, seed),
       { onLog: (r) => logs.push(r) },

@@ -4,16 +4,25 @@
  * and random [B, T] batches drawn like nanoGPT's get_batch.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import type * as E from '../../engine/index.js';
 import { CharTokenizer, Gpt2BpeTokenizer, RestrictedBpeTokenizer, type Tokenizer } from './tokenizer.js';
 
 export type TokenizerKind = 'char' | 'gpt2' | 'gpt2-restricted';
 
-/** Reads a UTF-8 text file and splits it at floor(n · trainFrac) characters (code points). */
+/**
+ * Reads a UTF-8 text file (gzip'd when the name ends in .gz) and splits it at floor(n · trainFrac)
+ * characters (code points). A mixed corpus is named `a+b+…`: each part is split on its own and the
+ * train parts, then the validation parts, are joined in order (so validation holds every part).
+ */
 export function readCorpusSplit(path: string, trainFrac: number): { train: string; val: string } {
   if (!(trainFrac > 0 && trainFrac < 1)) throw new Error(`corpus split: train fraction must be in (0, 1), got ${trainFrac}`);
+  if (path.includes('+')) {
+    const parts = path.split('+').map((p) => readCorpusSplit(p, trainFrac));
+    return { train: parts.map((p) => p.train).join('\n'), val: parts.map((p) => p.val).join('\n') };
+  }
   if (!existsSync(path)) throw new Error(`corpus file '${path}' does not exist`);
-  const text = readFileSync(path, 'utf8');
+  const text = path.endsWith('.gz') ? gunzipSync(readFileSync(path)).toString('utf8') : readFileSync(path, 'utf8');
   if (text.length === 0) throw new Error(`corpus file '${path}' is empty`);
   // Split by code points, as Python's len()/slicing do (equal to UTF-16 units for ASCII text).
   const cps = /[\uD800-\uDFFF]/.test(text) ? Array.from(text) : null;

@@ -31,7 +31,7 @@ describe('experiment runner (tiny end to end)', () => {
         storeTrainTokens: 1024,
         evalTokens: 256,
         steering: { latents: 4, c: 1, topN: 3, contexts: 1 },
-        seeds: [0],
+        seeds: [0, 1],
         runs: [
           { id: 'topk-k4', group: 'TopK', variant: 'topk', k: 4 },
           { id: 'gsae-k4-b1', group: 'g-SAE β=1', variant: 'gsae', k: 4, beta: 1, gradNorm: 'rms' },
@@ -40,7 +40,8 @@ describe('experiment runner (tiny end to end)', () => {
       const out = join(dir, 'out');
       const logs: string[] = [];
       const res = await runExperiment({ suite: 'gsae-vs-topk', preset: 'quick', out, cacheDir: join(dir, 'cache'), model: modelDir, config, log: (s) => logs.push(s) });
-      expect(res.rows).toHaveLength(2);
+      expect(res.rows).toHaveLength(4);
+      expect(res.rows.map((r) => `${r.id} s${r.seed}`)).toEqual(['topk-k4 s0', 'gsae-k4-b1 s0', 'topk-k4 s1', 'gsae-k4-b1 s1']);
       for (const r of res.rows) {
         expect(r.fvu as number).toBeGreaterThan(0);
         expect(r.l0 as number).toBeGreaterThan(0);
@@ -50,7 +51,10 @@ describe('experiment runner (tiny end to end)', () => {
       }
       for (const f of ['results.json', 'results.csv', 'report.md', 'plots/fvu_vs_k.svg', 'plots/steering.svg']) expect(existsSync(join(out, f))).toBe(true);
       const md = readFileSync(join(out, 'report.md'), 'utf8');
-      expect(md).toMatch(/k=4, g-SAE β=1 vs TopK: loss added/);
+      // two seeds: every claim gets a seed-paired interval and one of the three verdicts
+      expect(md).toMatch(/k=4, g-SAE β=1 vs TopK \(seeds 0, 1\): "lower loss added" \*\*(holds|reversed|unresolved)\*\* \(Δ [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\]\)/);
+      expect(md).toMatch(/\*\*Protocol\.\*\* Every configuration is trained once per seed \(seeds 0, 1; n = 2\)/);
+      expect(md).toMatch(/\| gsae-k4-b1 − topk-k4 \| 2 \|/);
       const again = await runExperiment({ suite: 'gsae-vs-topk', preset: 'quick', out, cacheDir: join(dir, 'cache'), model: modelDir, config, log: (s) => logs.push(s) });
       expect(again.rows).toEqual(res.rows);
       expect(logs.some((l) => l.includes('done earlier'))).toBe(true);
