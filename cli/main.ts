@@ -11,9 +11,10 @@ import { experimentCommand } from './commands/experiment.js';
 import { steerCommand } from './commands/steer.js';
 import { reportCommand } from './commands/report.js';
 import { featuresCommand } from './commands/features.js';
+import { exploreCommand } from './commands/explore.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: CommandModule<any, any>[] = [backendsCommand, lmCommand, cacheCommand, saeCommand, steerCommand, experimentCommand, reportCommand, featuresCommand];
+const COMMANDS: CommandModule<any, any>[] = [backendsCommand, lmCommand, cacheCommand, saeCommand, steerCommand, experimentCommand, reportCommand, exploreCommand, featuresCommand];
 
 export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv)
