@@ -27,13 +27,29 @@ export async function main(argv: string[]): Promise<void> {
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err) {
-        process.stderr.write(`gsae: ${err.message}\n`);
-      } else {
-        process.stderr.write(`gsae: ${msg}\nRun 'gsae --help' for usage.\n`);
-      }
+      if (err) exitWithError(err);
+      // yargs' own messages may span lines ("Invalid values:\n  Argument: ..."): one line here too
+      process.stderr.write(`gsae: ${msg.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')} (see 'gsae --help')\n`);
       process.exit(2);
     });
   for (const c of COMMANDS) cli = cli.command(c);
-  await cli.parseAsync();
+  try {
+    await cli.parseAsync();
+  } catch (e) {
+    // A synchronous handler's error escapes parseAsync instead of reaching .fail().
+    exitWithError(e);
+  }
+}
+
+/**
+ * One line on stderr, `gsae: <message>`, and a non-zero exit: 2 for errors, or the error's own
+ * `exitCode` (130 for an interrupted run). GSAE_DEBUG=1 prints the stack as well.
+ */
+function exitWithError(e: unknown): never {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const line = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ') || err.name;
+  process.stderr.write(`gsae: ${line}\n`);
+  if (process.env.GSAE_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+  const code = (err as { exitCode?: unknown }).exitCode;
+  process.exit(typeof code === 'number' && code > 0 ? code : 2);
 }

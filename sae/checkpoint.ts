@@ -64,7 +64,21 @@ function unpackTensors(raw: unknown, what: string, path: string): HostParams {
   return out;
 }
 
+/** The first tensor holding NaN or ±Inf, as 'group.name', else null. */
+export function firstNonFinite(groups: Record<string, HostParams>): string | null {
+  for (const [g, p] of Object.entries(groups)) {
+    for (const [k, t] of Object.entries(p)) if (!t.data.every(Number.isFinite)) return `${g}.${k}`;
+  }
+  return null;
+}
+
+/**
+ * Writes atomically. A state holding NaN or ±Inf is refused (CheckpointError naming the tensor),
+ * so a diverged run can never replace the last good checkpoint with one it cannot recover from.
+ */
 export function writeCheckpoint(path: string, ck: TrainCheckpoint): void {
+  const bad = firstNonFinite({ params: ck.params, adamM: ck.adamM, adamV: ck.adamV });
+  if (bad) throw new CheckpointError(`checkpoint ${path} not written: tensor '${bad}' holds NaN or Inf at step ${ck.step}`);
   const body = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,

@@ -50,9 +50,24 @@ import { readCheckpoint, writeCheckpoint, type TrainCheckpoint } from './checkpo
 import { writeSaelens, type SaeSpec } from './saelens.js';
 import { makeSae, type SaeModel } from './model.js';
 import { reluEncode, resampleDead } from './relu_l1.js';
+import { removeStaleTemps, writeFileAtomic } from '../engine/io/atomic.js';
 import { Progress } from '../engine/io/progress.js';
 
 export type LogRecord = Record<string, number>;
+
+export interface RunResult {
+  step: number;
+  finished: boolean;
+  lastLog: LogRecord | null;
+}
+
+/** A training step that failed or diverged; the message names the step. */
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
 
 export interface TrainerOptions {
   /** Folder for train_log.jsonl, checkpoint.msgpack and the SAELens export `sae/`. */
@@ -90,6 +105,8 @@ interface StepOut {
   opt: AdamState;
   buffers: Params;
   metrics: Record<string, E.Tensor>;
+  /** Σ 0·v over the loss and every new parameter: exactly 0 unless one holds NaN or ±Inf. */
+  nonFinite: E.Tensor;
 }
 
 const scalar32 = (v: number): E.Tensor => E.tensor(new Float32Array([v]), []);
@@ -115,6 +132,8 @@ export class SaeTrainer {
   private readonly rng: E.Rng;
   private readonly stepFn: ((...args: unknown[]) => StepOut) & CompiledExtras;
   private progress: Progress | null = null;
+  /** Step of the last checkpoint this run wrote or resumed from. */
+  private checkpointStep: number | null = null;
   private readonly t0 = Date.now();
 
   private constructor(
@@ -180,7 +199,9 @@ export class SaeTrainer {
     }
     source.setState(ck.source);
     if (opts.outDir) truncateLog(join(opts.outDir, LOG_FILE), ck.step);
-    return new SaeTrainer(cfg, source, ck.scale, ck, opts);
+    const t = new SaeTrainer(cfg, source, ck.scale, ck, opts);
+    t.checkpointStep = ck.step;
+    return t;
   }
 
   /** The config stored in a checkpoint (to rebuild its data source before resuming). */
@@ -216,7 +237,9 @@ export class SaeTrainer {
       metrics['metrics/l0'] = l0;
       metrics['metrics/explained_variance'] = explainedVariance;
       metrics['sparsity/dead_features'] = E.sum(deadMaskOf(since, cfg.deadTokens));
-      return { params: newParams, opt: up.state, buffers: newBuffers, metrics };
+      // 0·v is 0 for finite v and NaN for NaN/±Inf, so this sum cannot overflow or cancel.
+      const nonFinite = Object.values(newParams).reduce((acc, p) => E.add(acc, E.sum(E.mul(p, 0))), E.mul(loss, 0));
+      return { params: newParams, opt: up.state, buffers: newBuffers, metrics, nonFinite };
     };
   }
 
@@ -242,7 +265,11 @@ export class SaeTrainer {
         coeff: scalar32(lambda),
         tau: scalar32(t === 1 ? 1 : cfg.thresholdLr),
       };
-      return this.stepFn(this.params, this.opt, this.buffers, x, g, sc, aux);
+      try {
+        return this.stepFn(this.params, this.opt, this.buffers, x, g, sc, aux);
+      } catch (e) {
+        throw new TrainingError(`step ${t}: ${(e as Error).message}${this.lastGood()}`);
+      }
     });
     disposeReplaced({ p: this.params, o: this.opt, b: this.buffers }, out);
     this.params = E.keep(out.params);
@@ -250,6 +277,8 @@ export class SaeTrainer {
     this.buffers = E.keep(out.buffers);
     this.step = t;
     this.tokens += B;
+    if (!Number.isFinite(out.nonFinite.item())) this.diverged(out.metrics, lr);
+    out.nonFinite.dispose();
     const nDeadT = out.metrics['sparsity/dead_features']!;
     const logNow = t % cfg.logEvery === 0 || t === cfg.totalSteps;
     let rec: LogRecord | null = null;
@@ -279,19 +308,61 @@ export class SaeTrainer {
   }
 
   /** Trains to `totalSteps` (or `stopAfterStep`), checkpointing every `checkpointEvery` steps. */
-  run(): { step: number; finished: boolean; lastLog: LogRecord | null } {
+  run(): RunResult {
+    const it = this.steps();
+    for (let r = it.next(); ; r = it.next()) if (r.done) return r.value;
+  }
+
+  /**
+   * run(), yielding to the event loop after every step so that a signal handler can set
+   * `stopRequested`; a requested stop ends the run after the current step with a checkpoint
+   * (when outDir is set), and the result says `interrupted`.
+   */
+  async runInterruptible(stopRequested: () => boolean): Promise<RunResult & { interrupted: boolean }> {
+    const it = this.steps();
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) return { ...r.value, interrupted: false };
+      await new Promise((res) => setImmediate(res));
+      if (stopRequested() && this.step < this.cfg.totalSteps) {
+        if (this.opts.outDir) this.saveCheckpoint();
+        this.progress = null;
+        return { step: this.step, finished: false, lastLog: this.lastLog, interrupted: true };
+      }
+    }
+  }
+
+  /** The training loop, one yield after each step (run() and runInterruptible() drive it). */
+  private *steps(): Generator<void, RunResult, unknown> {
     const stop = Math.min(this.cfg.totalSteps, this.opts.stopAfterStep ?? Infinity);
     if (this.opts.progress) this.progress = new Progress({ total: this.cfg.totalSteps, label: `sae ${this.cfg.variant}`, start: this.step });
     while (this.step < stop) {
       this.trainStep();
       const ce = this.cfg.checkpointEvery;
       if (this.opts.outDir && ce > 0 && this.step % ce === 0 && this.step < stop) this.saveCheckpoint();
+      yield;
     }
     if (this.opts.outDir) this.saveCheckpoint();
     const l = this.lastLog;
     this.progress?.finish(l ? `explained variance ${l['metrics/explained_variance']!.toPrecision(4)}, L0 ${l['metrics/l0']!.toPrecision(4)}` : undefined);
     this.progress = null;
     return { step: this.step, finished: this.step >= this.cfg.totalSteps, lastLog: this.lastLog };
+  }
+
+  /** Stops a run whose step produced NaN/Inf: names the step, the loss terms and the parameters. */
+  private diverged(metrics: Record<string, E.Tensor>, lr: number): never {
+    const losses = Object.entries(metrics).filter(([k]) => k.startsWith('losses/')).map(([k, v]) => `${k.slice(7)} ${v.item()}`);
+    const bad = Object.entries(toHost(this.params)).filter(([, t]) => !t.data.every(Number.isFinite)).map(([k]) => k);
+    throw new TrainingError(
+      `step ${this.step} produced NaN or Inf (${losses.join(', ')}; ${bad.length ? `non-finite parameters: ${bad.join(', ')}` : 'parameters finite'}; lr ${lr.toPrecision(3)})` +
+        `${this.lastGood()}; lower --lr`,
+    );
+  }
+
+  /** Which checkpoint survives a failed step (for error messages). */
+  private lastGood(): string {
+    if (!this.opts.outDir) return '';
+    const ck = join(this.opts.outDir, CHECKPOINT_FILE);
+    return this.checkpointStep === null ? '; no checkpoint of this run was written' : `; the last good checkpoint (step ${this.checkpointStep}) ${ck} is kept`;
   }
 
   /** Everything needed to continue exactly (see checkpoint.ts). */
@@ -318,7 +389,11 @@ export class SaeTrainer {
     const dir = this.opts.outDir;
     if (!dir) throw new Error('saveCheckpoint: the trainer has no outDir');
     writeCheckpoint(join(dir, CHECKPOINT_FILE), this.state());
+    this.checkpointStep = this.step;
     this.exportSae(join(dir, SAE_DIR));
+    // what a run killed mid-write left behind (the files themselves were replaced atomically)
+    removeStaleTemps(dir);
+    removeStaleTemps(join(dir, SAE_DIR));
   }
 
   /** The SAE in SAELens form on raw activations (normalisation folded in). */
@@ -430,5 +505,6 @@ function truncateLog(path: string, step: number): void {
         return false;
       }
     });
-  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
+  // atomic: a kill while rewinding must not lose the lines before the checkpoint
+  writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
 }

@@ -2,7 +2,9 @@
 import type { CommandModule } from 'yargs';
 import { activationsAndGrads } from '../../models/gpt2/model.js';
 import { tokenizeCorpus } from '../../models/gpt2/data.js';
-import { buildStore } from '../../sae/store/build.js';
+import { buildStoreInterruptible } from '../../sae/store/build.js';
+import { InterruptedError, watchInterrupt } from '../interrupt.js';
+import { checkTokenizer } from './sae_context.js';
 import { CORPUS, defaultModel } from '../../experiments/default_model.js';
 import { Progress } from '../../engine/io/progress.js';
 
@@ -45,12 +47,13 @@ export const cacheCommand: CommandModule<object, Args> = {
         return true;
       }),
   handler: async (a) => {
-    const model = await defaultModel({ model: a.model, cacheDir: a.cache, log: (s) => process.stderr.write(`${s}\n`) });
+    const model = checkTokenizer(await defaultModel({ model: a.model, cacheDir: a.cache, log: (s) => process.stderr.write(`${s}\n`) }));
     const corpus = tokenizeCorpus(a.data, 'gpt2-restricted', 0.9, model.tokenizer);
     const tokens = a.split === 'train' ? corpus.train : corpus.val;
     const total = Math.floor(Math.min(a.tokens, tokens.length) / a['seq-len']);
     const bar = new Progress({ total, label: `cache ${a.hook}` });
-    const m = buildStore({
+    const interrupt = watchInterrupt((s) => bar.log(s), 'stopping after this shard');
+    const m = await buildStoreInterruptible({
       dir: a.out, hook: a.hook, tokens, source: `${a.data}#${a.split}`, range: [0, Math.min(a.tokens, tokens.length)],
       seqLen: a['seq-len'], batchSeqs: a['batch-seqs'], seqsPerShard: a['seqs-per-shard'], withGrad: a.grad, gradReduction: a.reduction,
       modelId: model.id,
@@ -59,7 +62,8 @@ export const cacheCommand: CommandModule<object, Args> = {
         return { acts: r.acts[a.hook]!, grads: a.grad ? r.grads[a.hook]! : undefined };
       },
       onShard: (done) => bar.update({ done, tokensPerItem: a['seq-len'] }),
-    });
+    }, interrupt.requested).finally(() => interrupt.dispose());
+    if (!m) throw new InterruptedError(`interrupted; every finished shard is in ${a.out}/manifest.json: run the same command again to continue`);
     bar.finish(`${m.shards.length} shards, ${m.shards.reduce((s, x) => s + x.rows, 0)} rows × ${m.d} in ${a.out}`);
   },
 };

@@ -15,6 +15,7 @@ import type { Tokenizer } from '../../models/gpt2/tokenizer.js';
 import { parseSteerFlag, resolveSteers, steeredSample } from '../../experiments/features/steer_sample.js';
 import { sequentialBatches, tokenizeCorpus } from '../../models/gpt2/data.js';
 import { PRESETS, PRESET_CORPUS, train, type TrainOptions } from '../../models/gpt2/train.js';
+import { InterruptedError, watchInterrupt } from '../interrupt.js';
 import { Progress, formatDuration } from '../../engine/io/progress.js';
 
 const DEFAULT_CORPUS = 'data/tinyshakespeare/input.txt';
@@ -109,14 +110,8 @@ const trainCommand: CommandModule<object, TrainArgs> = {
     if (o.rng === 'torch' && o.seed < 0) throw new Error(`--seed must be >= 0 with --rng torch (it is torch.manual_seed's), got ${o.seed}`);
 
     let bar: Progress | null = null;
-    let stop = false;
     const say = (m: string) => (bar ? bar.log(m) : process.stderr.write(`${m}\n`));
-    const onSigint = () => {
-      if (stop) process.exit(130);
-      stop = true;
-      say('interrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)');
-    };
-    process.on('SIGINT', onSigint);
+    const interrupt = watchInterrupt(say, 'finishing this step and writing a checkpoint');
     try {
       const res = await train(
         o,
@@ -133,11 +128,14 @@ const trainCommand: CommandModule<object, TrainArgs> = {
           onStep: (s) => bar?.update({ done: s.step, loss: s.loss, tokensPerItem: s.tokensPerStep, extra: `lr ${s.lr.toExponential(2)}` }),
           onEval: (e) => say(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}`),
           onCheckpoint: (dir, step) => say(`checkpoint: ${dir} (step ${step})`),
-          shouldStop: () => stop,
+          shouldStop: interrupt.requested,
         },
         { resume: args.resume },
       );
       const b = bar as Progress | null;
+      if (!res.completed && interrupt.requested()) {
+        throw new InterruptedError(`interrupted at step ${res.step} of ${o.iters}; checkpoint in ${res.out}: run the same command with --resume to continue`);
+      }
       const summary = `${res.completed ? 'finished' : 'stopped'} at step ${res.step}` + (res.completed && res.valLoss !== null ? `, val loss ${res.valLoss.toFixed(4)}` : '') + `, ${res.tokensPerSecond.toFixed(0)} tok/s in training steps`;
       if (b) b.finish(summary);
       else say(summary);
@@ -147,7 +145,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
         say(`resume with the same flags plus --resume (wall ${formatDuration(res.wallSeconds)})`);
       }
     } finally {
-      process.off('SIGINT', onSigint);
+      interrupt.dispose();
     }
   },
 };

@@ -11,7 +11,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { BASE_DEFAULTS, ConfigError, VARIANTS, hookLayerOf, type SaeTrainConfig } from '../../sae/config.js';
 import { openSafetensorsSource, type BatchSource } from '../../sae/data.js';
 import { StoreSource } from '../../sae/store/source.js';
-import { CHECKPOINT_FILE, LOG_FILE, SAE_DIR, SaeTrainer } from '../../sae/trainer.js';
+import { CHECKPOINT_FILE, LOG_FILE, SAE_DIR, SaeTrainer, type RunResult } from '../../sae/trainer.js';
+import { InterruptedError, watchInterrupt } from '../interrupt.js';
 
 const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -146,6 +147,13 @@ function openData(args: SaeTrainArgs, seed: number, batchSize: number): BatchSou
 }
 
 export function runSaeTrain(args: SaeTrainArgs, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): SaeTrainer {
+  const trainer = openSaeTrain(args, log);
+  reportSaeTrain(trainer, trainer.run(), args, log);
+  return trainer;
+}
+
+/** The trainer a `sae train` invocation describes: a new run, or the checkpoint in --out resumed. */
+export function openSaeTrain(args: SaeTrainArgs, log: (s: string) => void): SaeTrainer {
   const cfgIn = configFromArgs(args);
   const given = Object.keys(cfgIn).filter((k) => k !== 'hookLayer' || cfgIn.hookName === undefined);
   let trainer: SaeTrainer;
@@ -172,11 +180,14 @@ export function runSaeTrain(args: SaeTrainArgs, log: (s: string) => void = (s) =
   } catch (e) {
     throw withFlag(e);
   }
-  const res = trainer.run();
+  return trainer;
+}
+
+function reportSaeTrain(trainer: SaeTrainer, res: RunResult, args: SaeTrainArgs, log: (s: string) => void): void {
+  const ck = join(args.out, CHECKPOINT_FILE);
   const l = res.lastLog;
   if (l) log(`step ${res.step}: mse ${l['losses/mse_loss']?.toPrecision(4)}  explained variance ${l['metrics/explained_variance']?.toPrecision(4)}  L0 ${l['metrics/l0']?.toPrecision(4)}  dead ${l['sparsity/dead_features']}`);
   log(`wrote ${join(args.out, SAE_DIR)} (SAELens format), ${join(args.out, LOG_FILE)}, ${ck}`);
-  return trainer;
 }
 
 const trainCommand: CommandModule<object, SaeTrainArgs> = {
@@ -193,9 +204,20 @@ const trainCommand: CommandModule<object, SaeTrainArgs> = {
         .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
         .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar on stderr' }),
     ) as unknown as Argv<SaeTrainArgs>,
-  handler: (args) => {
-    const t = runSaeTrain(args);
-    t.dispose();
+  handler: async (args) => {
+    const log = (s: string) => process.stderr.write(`${s}\n`);
+    const t = openSaeTrain(args, log);
+    const interrupt = watchInterrupt(log, 'stopping after this step and writing a checkpoint');
+    try {
+      const res = await t.runInterruptible(interrupt.requested);
+      if (res.interrupted) {
+        throw new InterruptedError(`interrupted at step ${res.step} of ${t.cfg.totalSteps}; checkpoint in ${join(args.out, CHECKPOINT_FILE)}: continue with 'gsae sae train --data ${args.data} --out ${args.out} --resume'`);
+      }
+      reportSaeTrain(t, res, args, log);
+    } finally {
+      interrupt.dispose();
+      t.dispose();
+    }
   },
 };
 

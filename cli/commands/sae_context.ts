@@ -16,7 +16,7 @@ export interface SaeContext {
 }
 
 export async function openSaeContext(a: { sae: string; model?: string | undefined; hook?: string | undefined; cache: string }, log: (s: string) => void): Promise<SaeContext> {
-  const model = await defaultModel({ model: a.model, cacheDir: a.cache, log });
+  const model = checkTokenizer(await defaultModel({ model: a.model, cacheDir: a.cache, log }));
   const sae = loadSae(a.sae);
   const hook = a.hook ?? sae.spec.hookName;
   if (!hook) throw new Error(`${a.sae}: the SAE names no hook (cfg.json hook_name); pass --hook`);
@@ -25,4 +25,15 @@ export async function openSaeContext(a: { sae: string; model?: string | undefine
   }
   const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
   return { model, sae, hook, corpus };
+}
+
+/**
+ * Refuses a model whose tokenizer can produce ids beyond its embedding (e.g. a restricted-vocabulary
+ * model copied without gsae_vocab.json, which then falls back to the full GPT-2 BPE).
+ */
+export function checkTokenizer(model: LoadedModel): LoadedModel {
+  if (model.tokenizer.vocabSize > model.cfg.vocab_size) {
+    throw new Error(`model ${model.dir}: its tokenizer has ${model.tokenizer.vocabSize} tokens but config.json has vocab_size ${model.cfg.vocab_size} (a restricted-vocabulary model needs its gsae_vocab.json)`);
+  }
+  return model;
 }

@@ -1,5 +1,6 @@
 /** Crash-safe file replacement, shared by every writer of checkpoints, weights and stores. */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Writes `data` to `path.tmp-<pid>`, then renames it over `path`: a reader (or a resumed run)
@@ -18,4 +19,19 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     }
     throw e;
   }
+}
+
+/**
+ * Removes the `<name>.tmp-<pid>` files a killed writer left in `dir` (a process killed between
+ * writeFileSync and renameSync cannot clean up after itself). Call it only where one process
+ * writes at a time, e.g. after a checkpoint is safely in place.
+ */
+export function removeStaleTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // no directory, nothing left over
+  }
+  for (const n of names) if (/\.tmp-\d+$/.test(n)) rmSync(join(dir, n), { force: true, recursive: true });
 }

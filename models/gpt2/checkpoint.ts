@@ -53,6 +53,14 @@ function tensorsToHost(prefix: string, ts: Record<string, E.Tensor>): E.Safetens
 
 /** Writes a complete checkpoint atomically (see the file comment). */
 export function saveCheckpoint(dir: string, ck: Checkpoint, tokenizer: Tokenizer): void {
+  // A diverged state is refused, so the last good checkpoint is never replaced by one that cannot recover.
+  for (const [group, ts] of [['params', ck.params], ['m', ck.moments.m], ['v', ck.moments.v]] as const) {
+    for (const [name, t] of Object.entries(ts)) {
+      if (!(t.toArray() as Float32Array).every(Number.isFinite)) {
+        throw new CheckpointError(`checkpoint ${dir} not written: ${group === 'params' ? 'parameter' : `AdamW moment ${group} of`} '${name}' holds NaN or Inf at step ${ck.state.step}`);
+      }
+    }
+  }
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `${basename(dir)}.tmp-${process.pid}`);
@@ -72,6 +80,10 @@ export function saveCheckpoint(dir: string, ck: Checkpoint, tokenizer: Tokenizer
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
+  // Left-overs of runs killed mid-write (their pid's .tmp-/.old- siblings) are obsolete now.
+  for (const n of readdirSync(parent)) {
+    if (n.startsWith(`${basename(dir)}.tmp-`) || n.startsWith(`${basename(dir)}.old-`)) rmSync(join(parent, n), { recursive: true, force: true });
+  }
 }
 
 /** The checkpoint directory to resume from: `dir`, or a left-over `<dir>.old-*` if `dir` is gone. */

@@ -278,6 +278,14 @@ export function makeTrainStep(cfg: Gpt2Config, opt: AdamWConfig, gradClip: numbe
   }, { donateArgnums: donate ? [0, 1, 2] : [] }) as unknown as StepFn;
 }
 
+/** The error that stops a diverged run: the step, what is non-finite, and which checkpoint survives. */
+function divergence(step: number, loss: number, gradNorm: number, lr: number, params: Gpt2Params, out: string, lastCheckpoint: number | null): Error {
+  const bad = Object.entries(params).filter(([, t]) => !(t.toArray() as Float32Array).every(Number.isFinite)).map(([k]) => k);
+  const what = [`loss ${loss}`, `gradient norm ${gradNorm}`, bad.length ? `non-finite parameters after the update: ${bad.slice(0, 4).join(', ')}${bad.length > 4 ? ` and ${bad.length - 4} more` : ''}` : 'parameters still finite'];
+  const kept = lastCheckpoint === null ? 'no checkpoint was written' : `the last good checkpoint (step ${lastCheckpoint}) in ${out} is kept`;
+  return new Error(`train: diverged at step ${step} (${what.join('; ')}; lr ${lr.toPrecision(3)}); ${kept}. Lower --lr or enable --grad-clip`);
+}
+
 /** Mean loss over `n` batches from `next` (forward only). */
 function estimateLoss(
   evalFn: (p: Gpt2Params, x: E.Tensor, y: E.Tensor) => E.Tensor,
@@ -395,9 +403,11 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
     lastTrain = trainLoss;
     cb.onEval?.({ step: at, trainLoss, valLoss, lr });
   };
+  let lastCheckpoint: number | null = from ? state.step : null;
   const checkpoint = () => {
     state.dataRng = sampler.getState();
     saveCheckpoint(o.out, { cfg, params, moments, state }, corpus.tokenizer);
+    lastCheckpoint = state.step;
     cb.onCheckpoint?.(o.out, state.step);
   };
 
@@ -423,7 +433,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
       state.elapsedS += dt;
       state.tokensSeen += B * T;
       state.step = it + 1;
-      if (!Number.isFinite(loss)) throw new Error(`train: loss became ${loss} at step ${it + 1} (lr ${lr}); lower the learning rate or enable clipping`);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw divergence(state.step, loss, gradNorm, lr, params, o.out, lastCheckpoint);
       cb.onStep?.({ step: state.step, iters: o.iters, loss, gradNorm, lr, tokensPerStep: B * T });
       const interrupted = (control.stopAfter !== undefined && state.step >= control.stopAfter) || (cb.shouldStop?.() ?? false);
       if (interrupted && state.step < o.iters) {

@@ -5,6 +5,7 @@
  * loses at most one shard's work. Memory: one model batch plus one shard of rows.
  */
 import { mkdirSync, existsSync } from 'node:fs';
+import { removeStaleTemps } from '../../engine/io/atomic.js';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { encodeShard, StoreError, writeFileAtomic } from './shard.js';
@@ -42,13 +43,35 @@ function sameBuild(m: StoreManifest, o: BuildOptions): string | null {
   return null;
 }
 
+/** Builds (or finishes) the store in one go. */
 export function buildStore(o: BuildOptions): StoreManifest {
+  const it = buildStoreSteps(o);
+  for (let r = it.next(); ; r = it.next()) if (r.done) return r.value;
+}
+
+/**
+ * buildStore, yielding to the event loop after every shard; once `stopRequested()` is true it
+ * stops there (every finished shard is in the manifest) and returns null.
+ */
+export async function buildStoreInterruptible(o: BuildOptions, stopRequested: () => boolean): Promise<StoreManifest | null> {
+  const it = buildStoreSteps(o);
+  for (let r = it.next(); ; r = it.next()) {
+    if (r.done) return r.value;
+    await new Promise((res) => setImmediate(res));
+    if (stopRequested()) return null;
+  }
+}
+
+/** The build, one yield after each shard (written, and recorded in the manifest). */
+export function* buildStoreSteps(o: BuildOptions): Generator<void, StoreManifest, unknown> {
   const [start, end] = o.range;
   if (!(start >= 0 && end <= o.tokens.length && start < end)) throw new StoreError(`store: token range [${start}, ${end}) is not inside the corpus of ${o.tokens.length} tokens`);
   if (o.seqLen < 2) throw new StoreError(`store: seqLen ${o.seqLen} must be at least 2 (a next-token loss needs two positions)`);
   const totalSeqs = Math.floor((end - start) / o.seqLen);
   if (totalSeqs === 0) throw new StoreError(`store: range of ${end - start} tokens holds no sequence of ${o.seqLen}`);
   mkdirSync(o.dir, { recursive: true });
+  // temporary files of a build killed mid-write (writeFileAtomic's `<file>.tmp-<pid>`)
+  removeStaleTemps(o.dir);
   let m: StoreManifest;
   if (existsSync(join(o.dir, MANIFEST))) {
     m = readManifest(o.dir);
@@ -93,6 +116,7 @@ export function buildStore(o: BuildOptions): StoreManifest {
     m.complete = seq >= totalSeqs;
     writeManifest(o.dir, m);
     o.onShard?.(seq, totalSeqs);
+    if (seq < totalSeqs) yield;
   }
   if (!m.complete) {
     m.complete = true;
