@@ -27,6 +27,7 @@ import { runPeers, type PeerLine, type PeerRun } from './peers.js';
 import './matmul.js';
 import './gpt2_step.js';
 import './sae_step.js';
+import './features.js';
 
 interface Args {
   json: boolean;
