@@ -17,6 +17,11 @@ import { exploreCommand } from './commands/explore.js';
 const COMMANDS: CommandModule<any, any>[] = [backendsCommand, lmCommand, cacheCommand, saeCommand, steerCommand, experimentCommand, reportCommand, exploreCommand, featuresCommand];
 
 export async function main(argv: string[]): Promise<void> {
+  const twice = repeatedFlag(argv);
+  if (twice) {
+    process.stderr.write(`gsae: --${twice} is given more than once; give each flag once (several values: --${twice} a b c)\n`);
+    process.exit(2);
+  }
   let cli = yargs(argv)
     .scriptName('gsae')
     .usage('$0 <command> [options]\n\nGradient-aware sparse dictionary learning on GPT-2.')
@@ -39,6 +44,24 @@ export async function main(argv: string[]): Promise<void> {
     // A synchronous handler's error escapes parseAsync instead of reaching .fail().
     exitWithError(e);
   }
+}
+
+/**
+ * The first flag that occurs twice, else null. yargs merges repeats unpredictably (an array for
+ * `--tokens 64 --tokens 0`, the sum 17 for `--seq-len 16 --seq-len 1`), so they are refused.
+ * `--x`, `--no-x` and `--x=v` are the same flag, as are its kebab and camelCase spellings.
+ */
+function repeatedFlag(argv: string[]): string | null {
+  const seen = new Set<string>();
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--(?:no-)?([^=]+)/.exec(a);
+    if (!m) continue;
+    const key = m[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (seen.has(key)) return m[1]!;
+    seen.add(key);
+  }
+  return null;
 }
 
 /**

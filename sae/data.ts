@@ -157,7 +157,13 @@ export function openSafetensorsSource(path: string, opts: { xKey?: string; gKey?
   const rowsOf = (t: E.StoredTensor) => {
     if (t.shape.length < 2) throw new DataError(`--data ${path}: tensor '${t.name}' has shape ${E.fmtShape(t.shape)}; expected [N, d] (rows of activations)`);
     if (t.dtype === 'I32' || t.dtype === 'I64') throw new DataError(`--data ${path}: tensor '${t.name}' is ${t.dtype}; activations must be floating point`);
-    return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    const width = t.shape[t.shape.length - 1]!;
+    if (t.data.length === 0) throw new DataError(`--data ${path}: tensor '${t.name}' ${E.fmtShape(t.shape)} holds no rows`);
+    const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    // NaN/Inf (or an F64 value beyond float32) would poison the init sample and every step after it
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new DataError(`--data ${path}: tensor '${t.name}' holds a non-finite value (${data[bad]}) at row ${Math.floor(bad / width)}, column ${bad % width}`);
+    return data;
   };
   const d = xt.shape[xt.shape.length - 1]!;
   const x = rowsOf(xt);

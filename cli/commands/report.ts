@@ -12,7 +12,14 @@ export const reportCommand: CommandModule<object, { dir: string }> = {
   handler: async (a) => {
     const path = join(a.dir, 'results.json');
     if (!existsSync(path)) throw new Error(`${a.dir} has no results.json (run 'gsae experiment' first)`);
-    const { meta, rows } = JSON.parse(readFileSync(path, 'utf8')) as { meta: ReportMeta; rows: Row[] };
+    let parsed: { meta?: ReportMeta; rows?: Row[] };
+    try {
+      parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
+    } catch (e) {
+      throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+    }
+    const { meta, rows } = parsed ?? {};
+    if (!meta || typeof meta !== 'object' || !Array.isArray(rows)) throw new Error(`${path}: expected {meta, rows[]} as 'gsae experiment' writes it`);
     await writeReport(a.dir, meta, rows);
     console.log(consoleTable(rows, TABLE_COLUMNS));
     console.log(`\nwrote ${a.dir}/report.md`);

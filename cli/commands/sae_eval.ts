@@ -34,7 +34,14 @@ export const saeEvalCommand: CommandModule<object, Args> = {
       .option('c', { type: 'number', default: 1, describe: 'steering strength in units of E||x||' })
       .option('cache', { type: 'string', default: '.cache' })
       .option('seed', { type: 'number', default: 0 })
-      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
+      .check((a) => {
+        for (const k of ['tokens', 'seq-len'] as const) if (!Number.isInteger(a[k]) || a[k] < 2) throw new Error(`--${k} must be an integer >= 2, got ${a[k]}`);
+        if (!Number.isInteger(a['steer-latents']) || a['steer-latents'] < 0) throw new Error(`--steer-latents must be an integer >= 0, got ${a['steer-latents']}`);
+        if (!Number.isFinite(a.c)) throw new Error(`--c must be a finite number, got ${a.c}`);
+        if (!Number.isSafeInteger(a.seed)) throw new Error(`--seed must be an integer, got ${a.seed}`);
+        return true;
+      }),
   handler: async (a) => {
     const log = (s: string) => process.stderr.write(`${s}\n`);
     const { model, sae, hook, corpus } = await openSaeContext(a, log);

@@ -34,7 +34,13 @@ export const steerCommand: CommandModule<object, Args> = {
       .option('tokens', { type: 'number', default: 2048, describe: 'held-out context tokens' })
       .option('seq-len', { type: 'number', default: 64 })
       .option('cache', { type: 'string', default: '.cache' })
-      .option('json', { type: 'boolean', default: false }),
+      .option('json', { type: 'boolean', default: false })
+      .check((a) => {
+        for (const k of ['tokens', 'seq-len'] as const) if (!Number.isInteger(a[k]) || a[k] < 2) throw new Error(`--${k} must be an integer >= 2, got ${a[k]}`);
+        if (!Number.isInteger(a['top-n']) || a['top-n'] < 1) throw new Error(`--top-n must be an integer >= 1, got ${a['top-n']}`);
+        if (!Number.isFinite(a.c)) throw new Error(`--c must be a finite number, got ${a.c}`);
+        return true;
+      }),
   handler: async (a) => {
     const log = (s: string) => process.stderr.write(`${s}\n`);
     const { model, sae, hook, corpus } = await openSaeContext(a, log);

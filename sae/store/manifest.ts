@@ -42,11 +42,46 @@ export function readManifest(dir: string): StoreManifest {
   } catch (e) {
     throw new StoreError(`${path}: invalid JSON (${(e as Error).message})`);
   }
+  if (!m || typeof m !== 'object' || Array.isArray(m)) throw new StoreError(`${path}: not a gsae store manifest (a JSON object was expected)`);
   if (m.format !== 'gsae-store' || m.version !== 1) throw new StoreError(`${path}: not a gsae store manifest (format ${JSON.stringify(m.format)}, version ${m.version})`);
   for (const k of ['hook', 'd', 'seqLen', 'shards', 'tokens'] as const) {
     if (m[k] === undefined) throw new StoreError(`${path}: missing field '${k}'`);
   }
+  validateManifest(m, path);
   return m;
+}
+
+/** Types and ranges of every field a reader or a resumed build relies on; errors name the field. */
+function validateManifest(m: StoreManifest, path: string): void {
+  const fail = (msg: string): never => {
+    throw new StoreError(`${path}: ${msg}`);
+  };
+  const nat = (v: unknown, what: string, min = 0) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) fail(`field '${what}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  };
+  if (typeof m.hook !== 'string') fail(`field 'hook' must be a string, got ${JSON.stringify(m.hook)}`);
+  nat(m.d, 'd');
+  nat(m.seqLen, 'seqLen', 1);
+  if (typeof m.withGrad !== 'boolean') fail(`field 'withGrad' must be true or false, got ${JSON.stringify(m.withGrad)}`);
+  if (typeof m.complete !== 'boolean') fail(`field 'complete' must be true or false, got ${JSON.stringify(m.complete)}`);
+  const t = m.tokens as unknown as Record<string, unknown>;
+  if (!t || typeof t !== 'object' || typeof t.source !== 'string') fail(`field 'tokens' must be {source, start, end}, got ${JSON.stringify(m.tokens)}`);
+  nat(t.start, 'tokens.start');
+  nat(t.end, 'tokens.end');
+  if (!Array.isArray(m.shards)) fail(`field 'shards' must be a list of shard entries, got ${JSON.stringify(m.shards)}`);
+  if (m.complete && m.shards.length === 0) fail("the store is marked complete but lists no shards");
+  if (m.complete && m.d < 1) fail(`field 'd' must be >= 1 in a complete store, got ${m.d}`);
+  const names = new Set<string>();
+  m.shards.forEach((sh, i) => {
+    if (!sh || typeof sh !== 'object') fail(`shards[${i}] must be an object, got ${JSON.stringify(sh)}`);
+    // a shard file name is a plain name inside the store folder, never a path out of it
+    if (typeof sh.file !== 'string' || !/^[\w.-]+$/.test(sh.file) || sh.file.startsWith('.')) fail(`shards[${i}].file must be a file name in the store folder, got ${JSON.stringify(sh.file)}`);
+    if (names.has(sh.file)) fail(`shards[${i}].file '${sh.file}' is listed twice`);
+    names.add(sh.file);
+    nat(sh.rows, `shards[${i}].rows`, 1);
+    nat(sh.seqs, `shards[${i}].seqs`, 1);
+    nat(sh.firstSeq, `shards[${i}].firstSeq`);
+  });
 }
 
 export function writeManifest(dir: string, m: StoreManifest): void {
