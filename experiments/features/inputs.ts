@@ -1,7 +1,8 @@
 /**
  * What `gsae features` reads, checked before any work: the SAE, the held-out store (complete,
  * non-empty, the SAE's width, with gradients for a g-SAE, captured from this model, at the SAE's
- * hook, and not overlapping the SAE's training tokens when those are recorded), and the store's
+ * hook, and not overlapping the SAE's training tokens when those are recorded: a store named by
+ * cfg.json dataset_path, or for an experiment's SAE the suite's results.json), and the store's
  * token ids, which the store does not hold: they are recovered from the manifest (tokens.source
  * `<corpus>#<split>`, the range and seqLen) by tokenising the corpus exactly as `gsae cache` does
  * (tokenizeCorpus(corpus, 'gpt2-restricted', 0.9, model tokenizer)). The recovery is verified by
@@ -10,7 +11,7 @@
  * Each problem is one Error with one line naming the file, flag or shape.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
 import type { LoadedModel } from '../default_model.js';
 import { runWithCache } from '../../models/gpt2/model.js';
@@ -45,7 +46,27 @@ export function trainingRange(saeDir: string, spec: { datasetPath: string }): { 
       if (existsSync(join(dir, MANIFEST)) && statSync(dir).isDirectory()) return { tokens: readManifest(dir).tokens, store: dir };
     }
   }
-  return null;
+  return experimentRange(saeDir, spec.datasetPath);
+}
+
+/**
+ * `gsae experiment` writes <suite>/runs/<run>/sae/ and records the corpus file as dataset_path;
+ * its SAEs train on the train split's first `storeTrainTokens` tokens (runner.ts storeFor), which
+ * the suite's results.json records (meta.config.storeTrainTokens).
+ */
+function experimentRange(saeDir: string, datasetPath: string): { tokens: StoreManifest['tokens']; store: string } | null {
+  const runsDir = dirname(dirname(resolve(saeDir)));
+  if (basename(runsDir) !== 'runs' || !datasetPath) return null;
+  const results = join(dirname(runsDir), 'results.json');
+  if (!existsSync(results)) return null;
+  try {
+    const r = JSON.parse(readFileSync(results, 'utf8')) as { meta?: { config?: { storeTrainTokens?: unknown } } };
+    const n = r.meta?.config?.storeTrainTokens;
+    if (typeof n !== 'number' || !(n > 0)) return null;
+    return { tokens: { source: `${datasetPath}#train`, start: 0, end: n }, store: `the experiment's training store (${results}: storeTrainTokens ${n})` };
+  } catch {
+    return null;
+  }
 }
 
 const corpusCache = new Map<string, { train: Int32Array; val: Int32Array }>();

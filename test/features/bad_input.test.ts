@@ -1,10 +1,10 @@
 /** `gsae features` refuses bad input with one clear line each, before doing any work. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../cli_helpers.js';
 import { featuresCommand } from '../../cli/commands/features.js';
-import { SHIPPED_MODEL } from '../../experiments/default_model.js';
+import { CORPUS, SHIPPED_MODEL } from '../../experiments/default_model.js';
 import { randomSae, tinyStore, tmp } from './helpers.js';
 
 const dir = tmp();
@@ -70,7 +70,7 @@ describe('gsae features: bad input', () => {
       format: 'gsae-store', version: 1, hook: 'blocks.2.hook_resid_pre', d: 128, withGrad: true, gradReduction: 'sum', modelId: 'x',
       tokens: { source: 'data/tinyshakespeare/input.txt#val', start: 0, end: 0 }, seqLen: 8, seqsPerShard: 4, totalSeqs: 0, shards: [], complete: true,
     }));
-    expect(await failure([topk, '--store', empty])).toMatch(/the store holds no sequences/);
+    expect(await failure([topk, '--store', empty])).toMatch(/the store holds no sequences|marked complete but lists no shards/);
   });
 
   it("a store that overlaps the SAE's training tokens (recorded in cfg.json dataset_path)", async () => {
@@ -81,6 +81,22 @@ describe('gsae features: bad input', () => {
     const later = tinyStore(join(dir, 'later'), { seqs: 2, seqLen: 8, start: 48 });
     const out = await cli([trained, '--store', later]);
     expect(out.join('\n')).toMatch(/features of 8 latents over 16 held-out tokens/);
+  });
+
+  it("an experiment's SAE: the training range comes from the suite's results.json (storeTrainTokens of the train split)", async () => {
+    const suite = join(dir, 'suite');
+    mkdirSync(join(suite, 'runs', 'topk-s0'), { recursive: true });
+    writeFileSync(join(suite, 'results.json'), JSON.stringify({ meta: { config: { storeTrainTokens: 64 } }, rows: [] }));
+    const sae = randomSae(join(suite, 'runs', 'topk-s0', 'sae'), { kind: 'topk', dIn: 128, dSae: 8, k: 2, seed: 1, datasetPath: CORPUS });
+    const inTrain = tinyStore(join(dir, 'train-early'), { seqs: 2, seqLen: 8, start: 48, split: 'train' });
+    expect(await failure([sae, '--store', inTrain])).toMatch(/is not held out: its tokens \[48, 64\) of .*#train overlap the SAE's training tokens \[0, 64\)/);
+    const after = tinyStore(join(dir, 'train-after'), { seqs: 2, seqLen: 8, start: 64, split: 'train' });
+    await cli([sae, '--store', after]);
+    const ix = JSON.parse(readFileSync(join(sae, 'features', 'index.json'), 'utf8')) as { heldOut: { checked: boolean; note: string } };
+    expect(ix.heldOut.checked).toBe(true);
+    expect(ix.heldOut.note).toMatch(/storeTrainTokens 64/);
+    // the validation split is held out from a train-split range
+    await cli([sae, '--store', store]);
   });
 
   it('bad option values name the option', async () => {
