@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { explorerBundle } from '../../experiments/explorer/bundle.js';
 import { serveSite } from '../../experiments/explorer/server.js';
-import { buildSite } from '../../experiments/explorer/site.js';
+import { buildSite, setBundle } from '../../experiments/explorer/site.js';
 import { writeStaticSite } from '../../experiments/explorer/static_site.js';
 
 interface ExploreArgs {
@@ -37,8 +37,9 @@ export const exploreCommand: CommandModule<object, ExploreArgs> = {
     for (const k of ['match-threshold', 'split-threshold'] as const) {
       if (!(a[k] > -1 && a[k] <= 1)) throw new Error(`--${k} must be a cosine in (-1, 1], got ${a[k]}`);
     }
-    const bundle = await explorerBundle();
-    const site = buildSite(a.dir, { model: a.model, bundle, matchThreshold: a['match-threshold'], splitThreshold: a['split-threshold'] });
+    // the input is checked before the (slower) page bundle is built or read
+    const site = buildSite(a.dir, { model: a.model, bundle: '', matchThreshold: a['match-threshold'], splitThreshold: a['split-threshold'] });
+    setBundle(site, await explorerBundle());
     for (const n of site.notes) process.stderr.write(`note: ${n}\n`);
     if (a.static) {
       rmSync(a.static, { recursive: true, force: true });

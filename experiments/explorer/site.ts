@@ -14,8 +14,10 @@
  *   model/config.json, model/model.safetensors, model/gsae_vocab.json
  *   d/<id>/sae.json (the parsed SaeSpec), d/<id>/sae_weights.safetensors, d/<id>/features/...
  *   cmp/<a>~<b>.json (decoder-cosine comparison, computed on first request)
+ *   vendor/gpu-browser.min.js (gpu.js for the page's optional gpujs backend)
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, join, relative, resolve } from 'node:path';
 import { FEATURES_DIR, FEATURES_FORMAT, FEATURES_INDEX, FEATURES_VERSION, type FeaturesIndex } from '../features/schema.js';
 import { readSaelens, SAE_CFG_FILENAME, SAE_WEIGHTS_FILENAME, type SaeSpec } from '../../sae/saelens.js';
@@ -23,6 +25,9 @@ import { loadConfig } from '../../models/gpt2/params.js';
 import { compareDictionaries } from './match.js';
 import { MANIFEST_FILE, type ComparisonEntry, type DictionaryEntry, type SiteManifest } from './manifest.js';
 import { explorerHtml } from './html.js';
+
+/** Site path of gpu.js's browser build (a classic script: written as is by --static). */
+export const GPUJS_SCRIPT = 'vendor/gpu-browser.min.js';
 
 export class ExplorerInputError extends Error {
   constructor(message: string) {
@@ -235,7 +240,18 @@ export function buildSite(target: string, o: SiteOptions): Site {
   };
   files.set(MANIFEST_FILE, { type: typeOf('.json'), body: JSON.stringify(manifest) });
   files.set('explorer.js', { type: typeOf('.js'), body: o.bundle });
+  // gpu.js's browser build, loaded by the page only when the user asks for the gpujs backend
+  try {
+    files.set(GPUJS_SCRIPT, { type: typeOf('.js'), path: createRequire(import.meta.url).resolve('gpu.js/dist/gpu-browser.min.js') });
+  } catch {
+    notes.push("gpu.js's browser build is not installed: the page offers no gpujs backend");
+  }
   return { manifest, files, notes };
+}
+
+/** Puts the page bundle into a site built with a placeholder. */
+export function setBundle(site: Site, code: string): void {
+  site.files.set('explorer.js', { type: typeOf('.js'), body: code });
 }
 
 /** The bytes of one site file. */

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { explorerHtml } from './html.js';
-import { fileBytes, type Site } from './site.js';
+import { fileBytes, GPUJS_SCRIPT, type Site } from './site.js';
 
 function wrapper(path: string, type: string, bytes: Buffer): string {
   const p = JSON.stringify(path);
@@ -31,7 +31,8 @@ export function writeStaticSite(site: Site, out: string): { files: number; bytes
   put('index.html', explorerHtml(site.manifest.title, 'static'));
   for (const [path, f] of site.files) {
     const b = fileBytes(f);
-    if (path === 'explorer.js') put(path, b);
+    // classic scripts load from file:// as they are
+    if (path === 'explorer.js' || path === GPUJS_SCRIPT) put(path, b);
     else put(`${path}.js`, wrapper(path, f.type, b));
   }
   return { files, bytes };

@@ -162,7 +162,7 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
-  it('the in-page forward equals the Node forward (logits, float32 tolerance) on wasm and reference', async () => {
+  it('the in-page forward equals the Node forward (logits, float32 tolerance) on every backend the page offers (wasm, reference, gpujs-webgl2)', async () => {
     const model = loadHfDir(MODEL_DIR);
     const tok = loadTokenizer(MODEL_DIR);
     const ids = tok.encode(PROMPT);
@@ -170,14 +170,18 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
     E.dispose(model.params);
     let scale = 0;
     for (const v of node) scale = Math.max(scale, Math.abs(v));
-    for (const backend of ['wasm', 'reference']) {
+    const offered = (await page.evaluate(() => (globalThis as unknown as { gsaeExplorer: { backends(): Promise<{ name: string; available: boolean; why: string }[]> } }).gsaeExplorer.backends()));
+    measured.push(`page backends: ${offered.map((b) => `${b.name} ${b.available ? 'available' : 'unavailable'} (${b.why})`).join('; ')}`);
+    expect(offered.filter((b) => b.available).map((b) => b.name).slice(0, 2)).toEqual(['wasm', 'reference']);
+    for (const backend of offered.filter((b) => b.available).map((b) => b.name)) {
       const got = await page.evaluate(([i, b]) => (globalThis as unknown as { gsaeExplorer: { forwardLogits(i: number[], b: string): Promise<number[]> } }).gsaeExplorer.forwardLogits(i as number[], b as string), [ids, backend] as const);
       expect(got.length).toBe(node.length);
       let worst = 0;
       for (let j = 0; j < node.length; j++) worst = Math.max(worst, Math.abs(got[j]! - node[j]!));
       measured.push(`in-page forward vs Node on ${backend}: max |Δlogit| ${worst.toExponential(2)} (max |logit| ${scale.toFixed(2)})`);
-      // float32 accumulation over 4 layers of width 128: a few ulps of the largest logit
-      expect(worst).toBeLessThan(1e-5 * scale + 1e-5);
+      // float32 accumulation over 4 layers of width 128: a few ulps of the largest logit; gpu.js's
+      // GLSL exp/tanh/division are driver approximations (a few ulps each, test/backends/gpujs), so more there
+      expect(worst).toBeLessThan((backend.startsWith('gpujs') ? 1e-3 : 1e-5) * scale + 1e-5);
       const rate = await page.evaluate(([i, b]) => (globalThis as unknown as { gsaeExplorer: { forwardRate(i: number[], b: string, r: number): Promise<number> } }).gsaeExplorer.forwardRate(i as number[], b as string, 3), [ids, backend] as const);
       measured.push(`in-page forward on ${backend}: ${rate.toFixed(0)} tokens/s (prompt of ${ids.length} tokens, 3 runs)`);
     }
@@ -187,6 +191,7 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
   it('steering round trip: next-token distribution and continuation change, prompt latents with attribution', async () => {
     await page.goto(`${served.url}#/steer?dict=gsae-k4-b1-s0&latent=${fx.perm[3]}&c=8`);
     await ready();
+    await page.waitForSelector('[data-test="backend-why"]');
     expect(await page.textContent('[data-test="backend-why"]')).toMatch(/wasm: available/);
     await page.selectOption('[data-test="backend-picker"]', 'wasm');
     const t0 = performance.now();

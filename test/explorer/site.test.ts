@@ -17,6 +17,8 @@ import { writeStaticSite } from '../../experiments/explorer/static_site.js';
 import type { ComparisonResult } from '../../experiments/explorer/manifest.js';
 import { readSaelens } from '../../sae/saelens.js';
 import { writeFixture, type Fixture } from './fixture.js';
+import { runCli } from '../cli_helpers.js';
+import { exploreCommand } from '../../cli/commands/explore.js';
 
 function permutations(n: number): number[][] {
   if (n === 1) return [[0]];
@@ -124,6 +126,31 @@ describe('explorer site from a run folder', () => {
       await new Promise((r) => blocker.close(r));
     }
   });
+});
+
+describe('gsae explore (CLI)', () => {
+  let root: string;
+  let fx: Fixture;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'gsae-explore-cli-'));
+    fx = await writeFixture(join(root, 'run'));
+  }, 120_000);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('--static writes the site and says where; bad flags and a folder without features are one line each', async () => {
+    const out = join(root, 'site');
+    const lines = await runCli(exploreCommand, ['explore', fx.runDir, '--static', out]);
+    expect(lines.join('')).toMatch(new RegExp(`^wrote \\d+ files \\([\\d.]+ MB\\) to ${out} in [\\d.]+ s; open ${out}/index.html`));
+    expect(readFileSync(join(out, 'explorer.js'), 'utf8').length).toBeGreaterThan(100_000);
+    await expect(runCli(exploreCommand, ['explore', fx.runDir, '--port', '70000'])).rejects.toThrow('--port must be an integer in 0..65535, got 70000');
+    await expect(runCli(exploreCommand, ['explore', fx.runDir, '--match-threshold', '2'])).rejects.toThrow('--match-threshold must be a cosine in (-1, 1], got 2');
+    const bare = join(root, 'bare');
+    nodeFs.mkdirSync(bare, { recursive: true });
+    for (const f of ['cfg.json', 'sae_weights.safetensors']) nodeFs.copyFileSync(join(fx.gsae, f), join(bare, f));
+    const err = await runCli(exploreCommand, ['explore', bare]).catch((e: Error) => e);
+    expect((err as Error).message).toBe(`no features under ${bare} (1 SAE folder, none with features/index.json): run 'gsae features ${bare} --store <held-out store>' first`);
+    expect((err as Error).message).not.toContain('\n');
+  }, 120_000);
 });
 
 function readW(dir: string): Float32Array {

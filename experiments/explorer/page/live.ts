@@ -16,6 +16,7 @@
  */
 import * as E from '../../../engine/index.js';
 import { missingFeature } from '../../../engine/backends/wasm/features.js';
+import { probeGpujs, registerGpujsMode } from '../../../engine/backends/gpujs/index.js';
 import { parseConfig, type Gpt2Config } from '../../../models/gpt2/config.js';
 import { paramsFromStored, type Gpt2Params } from '../../../models/gpt2/params.js';
 import { activationsAndGrads, forward, runWithCache } from '../../../models/gpt2/model.js';
@@ -34,6 +35,31 @@ export interface BackendChoice {
   why: string;
 }
 
+let gpujs: { loaded: boolean; error: string | null } = { loaded: false, error: null };
+
+/**
+ * Loads gpu.js's browser build (script tag; it defines the global GPU) and registers the
+ * 'gpujs-webgl2' backend when gpu.js finds WebGL2 here. Only webgl2 is offered: gpu.js's WebGPU
+ * kernels are asynchronous, and the page's forward runs the engine's synchronous interface.
+ */
+export async function prepareGpujs(src: string): Promise<void> {
+  if (gpujs.loaded || gpujs.error) return;
+  await new Promise<void>((resolve) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = () => resolve();
+    s.onerror = () => {
+      gpujs = { loaded: false, error: `could not load ${src}` };
+      resolve();
+    };
+    document.head.appendChild(s);
+  });
+  if (gpujs.error) return;
+  gpujs = { loaded: true, error: null };
+  const st = probeGpujs(true).modes.find((m) => m.mode === 'webgl2');
+  if (st?.usable) registerGpujsMode('webgl2');
+}
+
 /** The backends the page can use, best first, each with why it can or cannot run here. */
 export function pageBackends(): BackendChoice[] {
   const out: BackendChoice[] = [];
@@ -45,6 +71,12 @@ export function pageBackends(): BackendChoice[] {
     out.push({ name: 'wasm', available: true, why: 'WebAssembly SIMD on shared memory (cross-origin isolated page), single thread' });
   }
   out.push({ name: 'reference', available: true, why: 'plain TypeScript loops (the oracle), always available' });
+  if (gpujs.error) out.push({ name: 'gpujs-webgl2', available: false, why: gpujs.error });
+  else if (!gpujs.loaded) out.push({ name: 'gpujs-webgl2', available: false, why: 'gpu.js is not loaded' });
+  else {
+    const st = probeGpujs().modes.find((m) => m.mode === 'webgl2')!;
+    out.push({ name: 'gpujs-webgl2', available: st.usable, why: st.usable ? `gpu.js WebGL2 kernels on ${st.renderer ?? 'this GPU'}${st.hardware ? '' : ' (a software rasteriser: slow)'}` : st.reason ?? 'not usable' });
+  }
   return out;
 }
 

@@ -200,7 +200,7 @@ function rank(l: LatentSummary, exact: string | null, needle: string): number {
 
 function contextLine(c: TokenContext, max: number, what: 'acts' | 'attr'): HTMLElement {
   const vals = what === 'acts' ? c.acts : c.attr ?? [];
-  const line = h('div', { class: 'ctx', 'data-test': 'context' });
+  const line = h('div', { class: 'ctx', 'data-test': 'context', 'data-kind': what }, h('b', { class: 'muted', style: 'display:inline-block;width:2.6em' }, what === 'acts' ? 'f' : 'f·a'));
   c.tokens.forEach((t, j) => {
     const v = vals[j] ?? 0;
     const a = max > 0 ? Math.min(1, Math.abs(v) / max) : 0;
@@ -374,6 +374,7 @@ async function steerView(main: HTMLElement, params: URLSearchParams): Promise<vo
     main.append(h('p', { class: 'note' }, 'Live steering is off: this site has no model. Start it with ', h('code', {}, 'gsae explore <dir> --model <GPT-2 folder>'), '.'));
     return;
   }
+  await live.prepareGpujs('vendor/gpu-browser.min.js');
   const backends = live.pageBackends();
   const bsel = h('select', { 'data-test': 'backend-picker' }, ...backends.map((b) => h('option', { value: b.name, disabled: !b.available }, `${b.name}${b.available ? '' : ' (unavailable)'}`)));
   bsel.value = live.currentBackend() || backends.find((b) => b.available)!.name;
@@ -500,14 +501,19 @@ async function start(): Promise<void> {
   timings,
   siteMode,
   bytesRead: () => bytesRead,
-  backends: () => live.pageBackends(),
+  async backends() {
+    await live.prepareGpujs('vendor/gpu-browser.min.js');
+    return live.pageBackends();
+  },
   /** logits [T·V] of `ids` on `backend`, as a plain array */
   async forwardLogits(ids: number[], backend: string, dictId?: string): Promise<number[]> {
+    await live.prepareGpujs('vendor/gpu-browser.min.js');
     const { m } = await ensureLive(dictId ?? manifest.dictionaries[0]!.id);
     live.useBackend(backend, m, [...liveSaes.values()]);
     return Array.from(live.logitsOf(m, ids));
   },
   async forwardRate(ids: number[], backend: string, reps: number): Promise<number> {
+    await live.prepareGpujs('vendor/gpu-browser.min.js');
     const { m } = await ensureLive(manifest.dictionaries[0]!.id);
     live.useBackend(backend, m, [...liveSaes.values()]);
     return live.forwardRate(m, ids, reps);
