@@ -2,7 +2,7 @@
  * The gsae command line. Each subcommand lives in cli/commands/<name>.ts and exports a yargs
  * CommandModule; add new ones to COMMANDS below.
  */
-import yargs, { type CommandModule } from 'yargs';
+import yargs, { type CommandModule, type MiddlewareFunction } from 'yargs';
 import { backendsCommand } from './commands/backends.js';
 import { lmCommand } from './commands/lm.js';
 import { saeCommand } from './commands/sae.js';
@@ -17,15 +17,16 @@ import { exploreCommand } from './commands/explore.js';
 const COMMANDS: CommandModule<any, any>[] = [backendsCommand, lmCommand, cacheCommand, saeCommand, steerCommand, experimentCommand, reportCommand, exploreCommand, featuresCommand];
 
 export async function main(argv: string[]): Promise<void> {
-  const twice = repeatedFlag(argv);
-  if (twice) {
-    process.stderr.write(`gsae: --${twice} is given more than once; give each flag once (several values: --${twice} a b c)\n`);
-    process.exit(2);
-  }
   let cli = yargs(argv)
     .scriptName('gsae')
     .usage('$0 <command> [options]\n\nGradient-aware sparse dictionary learning on GPT-2.')
     .strict()
+    // runs after the command's builder, so its array (repeatable) options are known; yargs passes
+    // itself as the second argument, which @types/yargs does not declare
+    .middleware(((_parsed: unknown, y: { getOptions(): { array: string[] } }) => {
+      const twice = repeatedFlag(argv, new Set(y.getOptions().array.map(camel)));
+      if (twice) throw new Error(`--${twice} is given more than once; give each flag once`);
+    }) as unknown as MiddlewareFunction, true)
     .demandCommand(1, 'Name a command (see --help).')
     .recommendCommands()
     .help()
@@ -49,20 +50,23 @@ export async function main(argv: string[]): Promise<void> {
 /**
  * The first flag that occurs twice, else null. yargs merges repeats unpredictably (an array for
  * `--tokens 64 --tokens 0`, the sum 17 for `--seq-len 16 --seq-len 1`), so they are refused.
- * `--x`, `--no-x` and `--x=v` are the same flag, as are its kebab and camelCase spellings.
+ * `--x`, `--no-x` and `--x=v` are the same flag, as are its kebab and camelCase spellings; array
+ * options (`lm sample --steer a --steer b`) may repeat.
  */
-function repeatedFlag(argv: string[]): string | null {
+function repeatedFlag(argv: string[], repeatable: Set<string>): string | null {
   const seen = new Set<string>();
   for (const a of argv) {
     if (a === '--') break;
     const m = /^--(?:no-)?([^=]+)/.exec(a);
     if (!m) continue;
-    const key = m[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (seen.has(key)) return m[1]!;
+    const key = camel(m[1]!);
+    if (seen.has(key) && !repeatable.has(key)) return m[1]!;
     seen.add(key);
   }
   return null;
 }
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /**
  * One line on stderr, `gsae: <message>`, and a non-zero exit: 2 for errors, or the error's own

@@ -214,6 +214,7 @@ const CASES: Record<string, Case[]> = {
   'gsae (top level)': [
     ['a flag given twice', () => ['cache', '--out', P('twice'), '--seq-len', '16', '--seq-len', '1'], /^gsae: --seq-len is given more than once; give each flag once/],
     ['--flag and --no-flag', () => ['cache', '--out', P('twice'), '--grad', '--no-grad'], /^gsae: --grad is given more than once/],
+    ['a flag given twice (camelCase and kebab)', () => ['cache', '--out', P('twice'), '--seq-len', '16', '--seqLen', '8'], /^gsae: --seqLen is given more than once/],
     ['no command', () => [], /^gsae: Name a command \(see --help\)\./],
     ['unknown command', () => ['trian'], /^gsae: Unknown argument: trian/],
     ['unknown flag', () => ['backends', '--bogus'], /^gsae: Unknown argument: bogus/],
@@ -356,3 +357,9 @@ for (const [command, cases] of Object.entries(CASES)) {
     }
   });
 }
+
+it('array flags may repeat: --latents 1 --latents 2 reaches the command (which then names the missing SAE)', async () => {
+  const r = await runMain(['steer', '--sae', P('no-sae'), '--latents', '1', '--latents', '2']);
+  expect(r.code).toBe(2);
+  expect(r.errLines.filter((l) => l.startsWith('gsae:'))).toEqual([`gsae: SAE folder ${P('no-sae')} does not exist`]);
+});
