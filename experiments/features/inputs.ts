@@ -135,7 +135,7 @@ export function openFeatureInputs(saeDir: string, storeDir: string, model: Loade
       if (a.source === b.source && a.start < b.end && b.start < a.end) {
         throw new Error(`--store ${storeDir} is not held out: its tokens [${b.start}, ${b.end}) of ${b.source} overlap the SAE's training tokens [${a.start}, ${a.end}) (store ${train.store})`);
       }
-      heldOut = { checked: true, note: `disjoint from the training store ${train.store} (tokens [${a.start}, ${a.end}) of ${a.source})` };
+      heldOut = { checked: true, note: `disjoint from the SAE's training tokens [${a.start}, ${a.end}) of ${a.source} (${train.store})` };
     } else {
       heldOut = { checked: false, note: `the SAE's cfg.json (dataset_path ${JSON.stringify(spec.datasetPath)}) records no training store, so the store could not be checked against its training tokens` };
     }
