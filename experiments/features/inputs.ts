@@ -43,7 +43,7 @@ export function trainingRange(saeDir: string, spec: { datasetPath: string }): { 
   for (const c of candidates) {
     if (!c) continue;
     for (const dir of [c, resolve(dirname(saeDir), c)]) {
-      if (existsSync(join(dir, MANIFEST)) && statSync(dir).isDirectory()) return { tokens: readManifest(dir).tokens, store: dir };
+      if (existsSync(join(dir, MANIFEST)) && statSync(dir).isDirectory()) return { tokens: readManifest(dir).tokens, store: `training store ${dir}` };
     }
   }
   return experimentRange(saeDir, spec.datasetPath);
@@ -63,7 +63,7 @@ function experimentRange(saeDir: string, datasetPath: string): { tokens: StoreMa
     const r = JSON.parse(readFileSync(results, 'utf8')) as { meta?: { config?: { storeTrainTokens?: unknown } } };
     const n = r.meta?.config?.storeTrainTokens;
     if (typeof n !== 'number' || !(n > 0)) return null;
-    return { tokens: { source: `${datasetPath}#train`, start: 0, end: n }, store: `the experiment's training store (${results}: storeTrainTokens ${n})` };
+    return { tokens: { source: `${datasetPath}#train`, start: 0, end: n }, store: `the experiment's training store, per ${results}: storeTrainTokens ${n}` };
   } catch {
     return null;
   }
@@ -133,7 +133,7 @@ export function openFeatureInputs(saeDir: string, storeDir: string, model: Loade
       const a = train.tokens;
       const b = manifest.tokens;
       if (a.source === b.source && a.start < b.end && b.start < a.end) {
-        throw new Error(`--store ${storeDir} is not held out: its tokens [${b.start}, ${b.end}) of ${b.source} overlap the SAE's training tokens [${a.start}, ${a.end}) (store ${train.store})`);
+        throw new Error(`--store ${storeDir} is not held out: its tokens [${b.start}, ${b.end}) of ${b.source} overlap the SAE's training tokens [${a.start}, ${a.end}) (${train.store})`);
       }
       heldOut = { checked: true, note: `disjoint from the SAE's training tokens [${a.start}, ${a.end}) of ${a.source} (${train.store})` };
     } else {
