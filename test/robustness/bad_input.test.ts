@@ -167,6 +167,11 @@ beforeAll(async () => {
     '--batch-size', '32', '--init-samples', '64', '--progress', 'false', '--hook-name', 'blocks.2.hook_resid_pre']);
   expect(t128.code, t128.stderr).toBe(0);
 
+  // an SAE of width 16 that names the hook of store128 (d 128)
+  const t16 = await runMain(['sae', 'train', '--data', P('store'), '--out', P('run16'), '--variant', 'topk', '--d-sae', '32', '--k', '4', '--steps', '2',
+    '--batch-size', '32', '--init-samples', '64', '--progress', 'false', '--hook-name', 'blocks.2.hook_resid_pre']);
+  expect(t16.code, t16.stderr).toBe(0);
+
   // configs and reports
   writeFileSync(P('cfg-json.json'), '{"dSae": 32,');
   writeFileSync(P('cfg-unknown.json'), JSON.stringify({ variant: 'topk', dSae: 32, learningRate: 1e-3 }));
@@ -332,6 +337,12 @@ const CASES: Record<string, Case[]> = {
     ['eval: --seq-len abc', () => ['sae', 'eval', '--sae', P('run128', 'sae'), '--seq-len', 'abc'], /^gsae: --seq-len must be an integer >= 2, got NaN$/],
     ['steer: --top-n 0', () => ['steer', '--sae', P('run128', 'sae'), '--latents', '3', '--top-n', '0'], /^gsae: --top-n must be an integer >= 1, got 0$/],
     ['steer: --latents missing', () => ['steer', '--sae', P('run', 'sae')], /^gsae: Missing required argument: latents/],
+  ],
+  'gsae features / lm sample --steer': [
+    ['features: --store missing', () => ['features', P('run128', 'sae'), '--store', P('nowhere')], /^gsae: --store .*nowhere: no such directory$/],
+    ['features: SAE d_in 16 ≠ the store\'s 128', () => ['features', P('run16', 'sae'), '--store', P('store128'), '--progress', 'false'], /^gsae: SAE .*run16\/sae has d_in = 16 but store .*store128 holds rows of width 128: they do not belong together$/],
+    ['lm sample --steer malformed', () => ['lm', 'sample', '--model', 'data/default-model', '--steer', 'bogus'], /^gsae: --steer "bogus": expected <sae-dir>:<latent>:<coef>/],
+    ['lm sample --steer: SAE d_in 16 ≠ the model\'s 128', () => ['lm', 'sample', '--model', 'data/default-model', '--max-new-tokens', '2', '--steer', `${P('run16', 'sae')}:3:1`], /^gsae: --steer: SAE .*run16\/sae has d_in = 16 but the model's d_model is 128$/],
   ],
   'gsae report / experiment': [
     ['report: folder without results.json', () => ['report', P('not-a-store')], /^gsae: .*not-a-store has no results\.json \(run 'gsae experiment' first\)$/],
