@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { defaultModel } from '../../experiments/default_model.js';
 import { FEATURE_DEFAULTS, runFeatures } from '../../experiments/features/run.js';
+import { InterruptedError, watchInterrupt } from '../interrupt.js';
 
 interface Args {
   sae: string;
@@ -50,12 +51,20 @@ export const featuresCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const log = (s: string) => process.stderr.write(`${s}\n`);
     const model = await defaultModel({ model: a.model, cacheDir: a.cache, log });
-    const index = runFeatures({
+    const interrupt = watchInterrupt(log, 'stopping after this batch and writing the checkpoint');
+    let index;
+    try {
+      index = await runFeatures({
       saeDir: a.sae, storeDir: a.store, model, topContexts: a['top-contexts'], contextWindow: a['context-window'],
       quantileSections: a['quantile-sections'], contextsPerQuantile: a['contexts-per-quantile'], logitTokens: a['logit-tokens'],
       neighbours: a.neighbours, blockSize: a['block-size'], batchSeqs: a['batch-seqs'], checkpointEvery: a['checkpoint-every'],
       steeringContexts: a['steering-contexts'], steeringLen: a['steering-len'], steeringC: a['steering-c'], seed: a.seed, progress: a.progress, log,
-    })!;
+      shouldStop: interrupt.requested,
+      });
+    } finally {
+      interrupt.dispose();
+    }
+    if (!index) throw new InterruptedError(`interrupted; the pass state is in ${a.sae}/features/state.msgpack: run the same command to resume`);
     console.log(
       `features of ${index.sae.dSae} latents over ${index.tokens} held-out tokens in ${index.timing.seconds.toFixed(1)} s ` +
         `(${Math.round(index.timing.tokensPerSecond)} tokens/s; ${index.deadLatents} never fired) → ${a.sae}/features/`,

@@ -101,7 +101,7 @@ async function measureCommand(argv: string[]): Promise<void> {
   log(`plain forward over ${tokens.length} tokens: ${forwardSeconds.toFixed(1)} s`);
   rmSync(join(saeDir, FEATURES_DIR), { recursive: true, force: true });
   const t1 = performance.now();
-  const index = runFeatures({ saeDir, storeDir: store, model, progress: true, log })!;
+  const index = (await runFeatures({ saeDir, storeDir: store, model, progress: true, log }))!;
   const featuresSeconds = (performance.now() - t1) / 1000;
   console.log(JSON.stringify({
     sae: saeDir, store, backend: E.backend().name, tokens: index.tokens, d_sae: index.sae.dSae,

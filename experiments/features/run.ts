@@ -55,6 +55,8 @@ export interface FeaturesOptions {
   steeringTopN?: number;
   /** test hook: stop (after a checkpoint) once this many sequences are done, as an interruption would */
   stopAfterSeqs?: number;
+  /** polled after every batch (the pass yields to the event loop there, so a SIGINT handler can set it): true stops after a checkpoint */
+  shouldStop?: () => boolean;
   progress?: boolean;
   log?: (s: string) => void;
 }
@@ -72,9 +74,9 @@ function digest(saeDir: string): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Runs (or resumes) the pass; returns the index, or null when stopped early by stopAfterSeqs. */
-export function runFeatures(opts: FeaturesOptions): FeaturesIndex | null {
-  const o = { ...FEATURE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<Omit<FeaturesOptions, 'stopAfterSeqs' | 'log'>> & FeaturesOptions;
+/** Runs (or resumes) the pass; returns the index, or null when stopped early (stopAfterSeqs, shouldStop). */
+export async function runFeatures(opts: FeaturesOptions): Promise<FeaturesIndex | null> {
+  const o = { ...FEATURE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<Omit<FeaturesOptions, 'stopAfterSeqs' | 'shouldStop' | 'log'>> & FeaturesOptions;
   const log = opts.log ?? (() => {});
   for (const k of ['topContexts', 'contextWindow', 'contextsPerQuantile', 'logitTokens', 'neighbours', 'steeringContexts'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new Error(`features: ${k} must be a non-negative integer, got ${o[k]}`);
@@ -86,13 +88,13 @@ export function runFeatures(opts: FeaturesOptions): FeaturesIndex | null {
   const inputs = openFeatureInputs(opts.saeDir, opts.storeDir, opts.model);
   try {
     log(`features: ${inputs.heldOut.checked ? 'held-out check passed' : 'held-out check not possible'}: ${inputs.heldOut.note}`);
-    return pass(o, inputs, t0, log);
+    return await pass(o, inputs, t0, log);
   } finally {
     E.dispose(inputs.sae.params);
   }
 }
 
-function pass(o: Required<Omit<FeaturesOptions, 'stopAfterSeqs' | 'log'>> & FeaturesOptions, inp: FeatureInputs, t0: number, log: (s: string) => void): FeaturesIndex | null {
+async function pass(o: Required<Omit<FeaturesOptions, 'stopAfterSeqs' | 'shouldStop' | 'log'>> & FeaturesOptions, inp: FeatureInputs, t0: number, log: (s: string) => void): Promise<FeaturesIndex | null> {
   const { sae, manifest: man } = inp;
   const { spec } = sae;
   const dict = saeEvalDictionary(sae);
@@ -136,7 +138,9 @@ function pass(o: Required<Omit<FeaturesOptions, 'stopAfterSeqs' | 'log'>> & Feat
       acc.addBatch({ firstSeq, seqLen: T, m, f, attr }, x, d);
       const done = acc.seqsDone;
       bar?.update({ done, tokensPerItem: T });
-      const stop = o.stopAfterSeqs !== undefined && done >= o.stopAfterSeqs;
+      // let signal handlers run between batches (a synchronous loop would hold SIGINT until the end)
+      if (o.shouldStop) await new Promise((r) => setImmediate(r));
+      const stop = (o.stopAfterSeqs !== undefined && done >= o.stopAfterSeqs) || (o.shouldStop?.() ?? false);
       if (done - lastCkpt >= o.checkpointEvery || stop) {
         saveState(statePath, acc, key);
         lastCkpt = done;

@@ -126,10 +126,10 @@ describe('gsae features against brute force', () => {
   });
 
   for (const kind of ['topk', 'gsae'] as const) {
-    it(`${kind}: densities, histograms, top contexts, intervals, logit effects, neighbours${kind === 'gsae' ? ', attribution' : ''}`, () => {
+    it(`${kind}: densities, histograms, top contexts, intervals, logit effects, neighbours${kind === 'gsae' ? ', attribution' : ''}`, async () => {
       const saeDir = randomSae(join(dir, `sae-${kind}`), { kind, dIn: 128, dSae: D_SAE, k: K, seed: 3 });
       const o = opts(saeDir, store);
-      const index = runFeatures(o)!;
+      const index = (await runFeatures(o))!;
       expect(index.complete).toBe(true);
       expect(existsSync(join(saeDir, 'features', 'state.msgpack'))).toBe(false);
       const { latents } = readAll(saeDir);
@@ -243,17 +243,19 @@ describe('gsae features against brute force', () => {
     });
   }
 
-  it('an interrupted and resumed pass writes what an uninterrupted one writes', () => {
+  it('an interrupted and resumed pass writes what an uninterrupted one writes', async () => {
     const a = randomSae(join(dir, 'resume-a'), { kind: 'gsae', dIn: 128, dSae: D_SAE, k: K, seed: 5 });
     const bDir = join(dir, 'resume-b');
     cpSync(a, bDir, { recursive: true });
-    runFeatures(opts(a, store, { steeringContexts: 2, steeringLen: 8 }));
+    await runFeatures(opts(a, store, { steeringContexts: 2, steeringLen: 8 }));
     // interrupted twice (after 4 and 8 of 12 sequences), resumed from the checkpoint each time
-    expect(runFeatures(opts(bDir, store, { steeringContexts: 2, steeringLen: 8, stopAfterSeqs: 4 }))).toBeNull();
+    expect(await runFeatures(opts(bDir, store, { steeringContexts: 2, steeringLen: 8, stopAfterSeqs: 4 }))).toBeNull();
     expect(existsSync(join(bDir, 'features', 'state.msgpack'))).toBe(true);
-    expect(runFeatures(opts(bDir, store, { steeringContexts: 2, steeringLen: 8, stopAfterSeqs: 8 }))).toBeNull();
+    // the second stop comes through shouldStop (what the CLI's SIGINT handler sets)
+    let polls = 0;
+    expect(await runFeatures(opts(bDir, store, { steeringContexts: 2, steeringLen: 8, shouldStop: () => ++polls >= 2 }))).toBeNull();
     const logs: string[] = [];
-    runFeatures(opts(bDir, store, { steeringContexts: 2, steeringLen: 8, log: (s) => logs.push(s) }));
+    await runFeatures(opts(bDir, store, { steeringContexts: 2, steeringLen: 8, log: (s) => logs.push(s) }));
     expect(logs.some((l) => /resuming at sequence 8\/12/.test(l))).toBe(true);
     const strip = (ix: FeaturesIndex) => ({ ...ix, createdAt: null, timing: null, sae: { ...ix.sae, dir: null } });
     const A = readAll(a);
@@ -264,8 +266,8 @@ describe('gsae features against brute force', () => {
     const files = (d: string) => readdirSync(join(d, 'features'), { recursive: true }).map(String).sort();
     expect(files(bDir)).toEqual(files(a));
     // and a resume under other options is refused rather than mixed
-    expect(runFeatures(opts(bDir, store, { stopAfterSeqs: 2 }))).toBeNull();
-    expect(() => runFeatures(opts(bDir, store, { topContexts: 7 }))).toThrow(/written for other settings/);
+    expect(await runFeatures(opts(bDir, store, { stopAfterSeqs: 2 }))).toBeNull();
+    await expect(runFeatures(opts(bDir, store, { topContexts: 7 }))).rejects.toThrow(/written for other settings/);
   });
 
   it('the batched steering effect equals experiments/eval/steering.ts steer on the same contexts', () => {
