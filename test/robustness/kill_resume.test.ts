@@ -9,14 +9,20 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.js';
 import { buildStore } from '../../sae/store/build.js';
 import { bundleCli, errorLines, runCliProcess, seededRandom, startCli } from './cli_process.js';
 
-/** Per command: SIGKILL; SIGINT; SIGKILL and then SIGINT to the resumed run. */
-const SIGNALS: ('SIGKILL' | 'SIGINT')[][] = [['SIGKILL'], ['SIGINT'], ['SIGKILL', 'SIGINT']];
+/**
+ * Per command, one trial per entry, each a list of (signal, when) sent in turn to the run and its
+ * re-runs. 'any': a moment anywhere in the reference's wall time (start-up included); 'writing':
+ * a moment after the first checkpoint appeared, while checkpoints are being written every step
+ * or two.
+ */
+type When = 'any' | 'writing';
+const SIGNALS: ['SIGKILL' | 'SIGINT', When][][] = [[['SIGKILL', 'any']], [['SIGINT', 'writing']], [['SIGKILL', 'writing'], ['SIGINT', 'writing']]];
 let tmp: string;
 let cli: { file: string; dispose(): void };
 let corpus: string;
@@ -38,9 +44,9 @@ function digests(dir: string, files?: string[]): Record<string, string> {
   return Object.fromEntries(names.map((n) => [n, createHash('sha256').update(readFileSync(join(dir, n))).digest('hex')]));
 }
 
-/** Every `*.tmp-<pid>` / `*.old-<pid>` left under `dir` (and next to it, for lm checkpoints). */
+/** Every `*.tmp-<pid>` / `*.old-<pid>` left under `dir`, and next to it (lm checkpoints are replaced as whole folders). */
 function leftovers(dir: string): string[] {
-  const found: string[] = [];
+  const found = readdirSync(dirname(dir)).filter((n) => n.startsWith(`${basename(dir)}.`)).map((n) => join(dirname(dir), n));
   const walk = (d: string) => {
     if (!existsSync(d)) return;
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -59,10 +65,24 @@ interface KillCase {
   resumeArgs(out: string): string[];
   /** the files whose bytes must match the uninterrupted run */
   result(out: string): Record<string, string>;
+  /** a file that first appears with the first checkpoint */
+  firstCheckpoint(out: string): string;
+}
+
+/** Calls `fn` once `file` exists (polled every 2 ms), then stops polling. */
+function whenExists(file: string, fn: () => void): () => void {
+  const timer = setInterval(() => {
+    if (existsSync(file)) {
+      clearInterval(timer);
+      fn();
+    }
+  }, 2);
+  return () => clearInterval(timer);
 }
 
 interface Trial {
   signal: 'SIGKILL' | 'SIGINT';
+  when: When;
   atMs: number;
   code: number | null;
   gotSignal: NodeJS.Signals | null;
@@ -71,26 +91,36 @@ interface Trial {
 
 /**
  * The uninterrupted reference, then one trial per SIGNALS entry: the run is sent each signal in
- * turn at a random moment in (10%, 95%) of the reference's wall time, re-run after each, and
- * finally re-run to the end.
+ * turn at a random moment ('any': in (5%, 80%) of the reference's wall time; 'writing': that
+ * long after the first checkpoint appears, in (0%, 80%) of the reference's time from its first
+ * checkpoint to its end), re-run after each, and finally re-run to the end.
  */
 async function killAndResume(name: string, c: KillCase, seed: number): Promise<Trial[]> {
   const refOut = join(tmp, `${name}-ref`);
-  const ref = await runCliProcess(cli.file, c.args(refOut));
+  const refRun = startCli(cli.file, c.args(refOut));
+  let firstMs = 0;
+  const t0 = performance.now();
+  whenExists(c.firstCheckpoint(refOut), () => (firstMs = performance.now() - t0));
+  const ref = await refRun.done;
   expect(ref.code, ref.stderr).toBe(0);
+  expect(firstMs).toBeGreaterThan(0);
   const want = c.result(refOut);
   const rand = seededRandom(seed);
   const trials: Trial[] = [];
   for (const [i, signals] of SIGNALS.entries()) {
     const out = join(tmp, `${name}-${i}`);
     let args = c.args(out);
-    for (const signal of signals) {
-      const atMs = (0.1 + 0.85 * rand()) * ref.ms;
+    for (const [signal, when] of signals) {
+      // a loaded machine makes the wall times vary, so aim at the first 80%
+      const atMs = when === 'any' ? (0.05 + 0.75 * rand()) * ref.ms : 0.8 * rand() * (ref.ms - firstMs);
       const run = startCli(cli.file, args);
-      const timer = setTimeout(() => run.child.kill(signal), atMs);
+      let timer: NodeJS.Timeout | undefined;
+      const fire = () => (timer = setTimeout(() => run.child.kill(signal), atMs));
+      const stopPolling = when === 'any' ? (fire(), () => {}) : whenExists(c.firstCheckpoint(out), fire);
       const r = await run.done;
+      stopPolling();
       clearTimeout(timer);
-      const trial: Trial = { signal, atMs: Math.round(atMs), code: r.code, gotSignal: r.signal, tmpAfterKill: leftovers(out).length };
+      const trial: Trial = { signal, when, atMs: Math.round(atMs), code: r.code, gotSignal: r.signal, tmpAfterKill: leftovers(out).length };
       trials.push(trial);
       if (r.code === 0) break; // finished before the signal
       if (signal === 'SIGKILL') expect(r.signal, r.stderr).toBe('SIGKILL');
@@ -131,6 +161,7 @@ describe('kill at any moment, then resume: byte-identical results', () => {
       // a run killed before its first checkpoint starts over; otherwise it resumes
       resumeArgs: (out) => (existsSync(join(out, 'checkpoint.msgpack')) ? ['sae', 'train', '--data', store, '--out', out, '--resume', '--progress', 'false'] : fresh(out)),
       result: (out) => ({ ...digests(join(out, 'sae'), ['sae_weights.safetensors', 'cfg.json']), ...digests(out, ['checkpoint.msgpack']) }),
+      firstCheckpoint: (out) => join(out, 'checkpoint.msgpack'),
     }, 101);
     console.log('sae train kills', JSON.stringify(trials));
   });
@@ -140,6 +171,7 @@ describe('kill at any moment, then resume: byte-identical results', () => {
       args: (out) => ['cache', '--out', out, '--data', corpus, '--tokens', '640', '--seq-len', '32', '--batch-seqs', '2', '--seqs-per-shard', '2'],
       resumeArgs: (out) => ['cache', '--out', out, '--data', corpus, '--tokens', '640', '--seq-len', '32', '--batch-seqs', '2', '--seqs-per-shard', '2'],
       result: (out) => digests(out),
+      firstCheckpoint: (out) => join(out, 'manifest.json'),
     }, 202);
     console.log('cache kills', JSON.stringify(trials));
   });
@@ -151,6 +183,7 @@ describe('kill at any moment, then resume: byte-identical results', () => {
       args,
       resumeArgs: (out) => [...args(out), '--resume'],
       result: (out) => digests(out, ['model.safetensors', 'optimizer.safetensors', 'config.json']),
+      firstCheckpoint: (out) => join(out, 'trainer_state.msgpack'),
     }, 303);
     console.log('lm train kills', JSON.stringify(trials));
   });
