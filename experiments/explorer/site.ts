@@ -85,7 +85,7 @@ function findDictionaries(target: string): { run: boolean; dirs: { id: string; d
   );
 }
 
-/** The features index of an SAE folder, or null when `gsae features` has not (fully) run there. */
+/** The features index of an SAE folder, or null when `gsae features` has not run there (an unfinished pass is an error). */
 export function readFeaturesIndex(saeDir: string): FeaturesIndex | null {
   const p = join(saeDir, FEATURES_DIR, FEATURES_INDEX);
   if (!existsSync(p)) return null;
@@ -97,7 +97,7 @@ export function readFeaturesIndex(saeDir: string): FeaturesIndex | null {
   }
   if (j.format !== FEATURES_FORMAT) throw new ExplorerInputError(`${p}: format '${String(j.format)}' is not '${FEATURES_FORMAT}'`);
   if (j.version !== FEATURES_VERSION) throw new ExplorerInputError(`${p}: features version ${j.version}, this explorer reads version ${FEATURES_VERSION} (re-run 'gsae features')`);
-  if (!j.complete) return null;
+  if (!j.complete) throw new ExplorerInputError(`${p}: the features pass is incomplete (resume it: 'gsae features ${saeDir} --store <the same store>')`);
   return j;
 }
 

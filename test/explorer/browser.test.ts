@@ -156,6 +156,7 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
     expect(summary).toMatch(/41 of 64 latents of A matched/);
     expect(await page.$$eval('[data-test="matched-table"] tr', (r) => r.length)).toBe(42);
     expect(await page.$$eval('[data-test="unmatched-table"] tr', (r) => r.length)).toBe(64 - 41 + 1);
+    expect(await page.$$eval('[data-test="unmatched-b-table"] tr', (r) => r.length)).toBe(64 - 41 + 1);
     const splits = await page.textContent('[data-test="splits"]');
     expect(splits).toContain(`A ${fx.splitA} → B`);
     await shot('compare');
@@ -229,6 +230,8 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
     expect(rows).toBe(ids.length);
     // a g-SAE shows the attribution f·a next to each activation: "i: f (f·a)"
     expect(await page.textContent('[data-test="prompt-latents"] .pill')).toMatch(/^\d+: [-\d.e]+ \([-\d.e]+\)$/);
+    // each one links to its dashboard
+    expect(await page.getAttribute('[data-test="prompt-latents"] .pill a >> nth=0', 'href')).toMatch(/^#\/latent\/gsae-k4-b1-s0\/\d+$/);
     expect(await page.$$eval('[data-test="next-chart"] svg', (s) => s.length)).toBe(1);
     await shot('steer');
     await page.screenshot({ path: join(ARTIFACTS, 'readme.png'), clip: { x: 0, y: 0, width: 1100, height: 700 } });

@@ -110,6 +110,13 @@ describe('explorer site from a run folder', () => {
     for (const f of ['cfg.json', 'sae_weights.safetensors']) fs.copyFileSync(join(fx.topk, f), join(bare, f));
     expect(() => buildSite(bare, { bundle: '' })).toThrow(ExplorerInputError);
     expect(() => buildSite(bare, { bundle: '' })).toThrow(/^no features under .*: run 'gsae features .* --store <held-out store>' first$/);
+    // an unfinished pass is not silently skipped
+    const half = join(root, 'half');
+    fs.mkdirSync(join(half, 'features'), { recursive: true });
+    for (const f of ['cfg.json', 'sae_weights.safetensors']) fs.copyFileSync(join(fx.topk, f), join(half, f));
+    const ix = JSON.parse(fs.readFileSync(join(fx.topk, 'features', 'index.json'), 'utf8')) as { complete: boolean };
+    fs.writeFileSync(join(half, 'features', 'index.json'), JSON.stringify({ ...ix, complete: false }));
+    expect(() => buildSite(half, { bundle: '' })).toThrow(/the features pass is incomplete \(resume it: 'gsae features .*half --store <the same store>'\)$/);
     expect(() => buildSite(join(root, 'nothing-here'), { bundle: '' })).toThrow(/is not a folder/);
     expect(() => buildSite(root, { bundle: '' })).toThrow(/neither an SAE folder/);
     expect(() => buildSite(fx.runDir, { bundle: '', model: 'test/fixtures/gpt2-tiny-uor' })).toThrow(/n_embd|not a GPT-2 folder/);

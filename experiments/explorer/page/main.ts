@@ -297,9 +297,13 @@ async function compareView(main: HTMLElement, pair: string): Promise<void> {
   const worst = r.pairs.filter((p) => p.cosine < r.threshold).sort((x, y) => x.cosine - y.cosine);
   const ut = h('table', { 'data-test': 'unmatched-table' }, h('tr', {}, h('th', {}, 'A'), h('th', {}, 'best assigned B'), h('th', {}, 'cosine')));
   for (const p of worst.slice(0, 200)) ut.append(h('tr', {}, h('td', {}, link(da, p.a)), h('td', {}, link(db, p.b)), h('td', {}, fmt(p.cosine))));
+  const worstB = r.unmatchedB.map((j) => ({ b: j, pair: r.pairs.find((p) => p.b === j) ?? null })).sort((x, y) => (x.pair?.cosine ?? -2) - (y.pair?.cosine ?? -2));
+  const ub = h('table', { 'data-test': 'unmatched-b-table' }, h('tr', {}, h('th', {}, 'B'), h('th', {}, 'assigned A'), h('th', {}, 'cosine')));
+  for (const x of worstB.slice(0, 200)) ub.append(h('tr', {}, h('td', {}, link(db, x.b)), h('td', {}, x.pair ? link(da, x.pair.a) : '— (none: B is larger)'), h('td', {}, x.pair ? fmt(x.pair.cosine) : '—')));
   main.append(h('div', { class: 'grid' },
     h('div', { class: 'card' }, h('h3', {}, `Matched (${matched.length})`), mt),
-    h('div', { class: 'card' }, h('h3', {}, `Unmatched in A (${r.unmatchedA.length})`), ut)));
+    h('div', { class: 'card' }, h('h3', {}, `Unmatched in A (${r.unmatchedA.length})`), ut),
+    h('div', { class: 'card' }, h('h3', {}, `Unmatched in B (${r.unmatchedB.length})`), ub)));
   await draw(hist, histogramSpec(r.cosineHistogram, 'cosine of the assigned pairs', { color: '#54a24b' }));
 }
 
@@ -331,6 +335,8 @@ async function ensureLive(id: string): Promise<{ m: live.LiveModel; s: live.Live
 }
 
 interface SteerResult {
+  dict: string;
+  hasFeatures: boolean;
   backend: string;
   alpha: number;
   meanNorm: number;
@@ -362,7 +368,7 @@ async function runSteer(id: string, prompt: string, latent: number, c: number, n
   const contS = await live.sampleContinuation(m, ids, n, temperature, seed, steer);
   const pl = live.promptLatents(m, s, ids);
   return {
-    backend: live.currentBackend(), alpha: c * norm, meanNorm: norm, normSource: recorded ? 'held-out mean from the features index' : 'mean over the prompt',
+    dict: id, hasFeatures: d.hasFeatures, backend: live.currentBackend(), alpha: c * norm, meanNorm: norm, normSource: recorded ? 'held-out mean from the features index' : 'mean over the prompt',
     clean: change.clean.map(named), steered: change.steered.map(named),
     continuationClean: m.tokenizer.decode(contC), continuationSteered: m.tokenizer.decode(contS), promptLatents: pl, ms: performance.now() - t0,
   };
@@ -443,7 +449,10 @@ function renderSteer(out: HTMLElement, r: SteerResult): void {
   const pl = h('div', { class: 'card', 'data-test': 'prompt-latents' }, h('h3', {}, 'Latents firing on each prompt token'), h('p', { class: 'muted' }, 'latent: activation f', r.promptLatents.some((t) => t.latents.some((l) => l.attr !== null)) ? ' (attribution f·a, from a backward pass in the page)' : ''));
   const t = h('table', {});
   for (const tok of r.promptLatents) {
-    t.append(h('tr', {}, h('td', { class: 'l' }, h('code', {}, showTok(tok.token))), h('td', { class: 'l' }, ...tok.latents.map((l) => h('span', { class: 'pill' }, `${l.index}: ${fmt(l.act, 2)}${l.attr !== null ? ` (${fmt(l.attr, 2)})` : ''}`)))));
+    t.append(h('tr', {}, h('td', { class: 'l' }, h('code', {}, showTok(tok.token))), h('td', { class: 'l' }, ...tok.latents.map((l) => {
+      const text = `${l.index}: ${fmt(l.act, 2)}${l.attr !== null ? ` (${fmt(l.attr, 2)})` : ''}`;
+      return h('span', { class: 'pill' }, r.hasFeatures ? h('a', { href: `#/latent/${r.dict}/${l.index}` }, text) : text);
+    }))));
   }
   pl.append(t);
   out.append(pl);
