@@ -164,18 +164,46 @@ export function paretoFindings(rows: readonly Row[]): string[] {
   return out;
 }
 
-export function ablationFindings(rows: readonly Row[]): string[] {
-  const out: string[] = [];
-  for (const seed of new Set(rows.map((r) => r.seed))) {
-    const rs = rows.filter((r) => r.seed === seed);
-    const topk = rs.find((r) => r.variant === 'topk');
-    const b0 = rs.find((r) => r.variant === 'gsae' && r.beta === 0);
-    if (topk && b0) {
-      const same = ['fvu', 'l0', 'loss_added', 'dead_fraction', 'gamma'].every((m) => topk[m] === b0[m]);
-      out.push(`seed ${seed}: g-SAE with β = 0 ${same ? 'reproduces TopK exactly (every metric bit for bit)' : 'DIFFERS from TopK — a bug'}.`);
+/** Which side of zero an interval of a − b lies on, for a two-sided question. */
+const side = (x: TInterval) => (!(x.n >= 2) ? 'no interval' : x.hi < 0 ? 'lower' : x.lo > 0 ? 'higher' : 'not resolved');
+
+const ABLATION_METRICS = ['loss_added', 'fvu', 'dead_fraction', 'steer_mean'] as const;
+
+/**
+ * Each ablated option against the reference g-SAE (β = 1, gradNorm 'rms', values from z) at the
+ * same k, seed by seed: the seed-paired interval of option − reference for every metric.
+ */
+export function ablationPairs(rows: readonly Row[]): PairedComparison[] {
+  const out: PairedComparison[] = [];
+  const ks = [...new Set(rows.filter((r) => typeof r.k === 'number').map((r) => r.k as number))].sort((a, b) => a - b);
+  for (const k of ks) {
+    const refId = `gsae-k${k}-b1`;
+    const ref = rows.filter((r) => r.id === refId);
+    if (ref.length === 0) continue;
+    for (const id of [...new Set(rows.filter((r) => r.k === k && r.id !== refId).map((r) => String(r.id)))]) {
+      const a = rows.filter((r) => r.id === id);
+      out.push({ k, group: String(a[0]!.group), id, baseline: refId, ...pairRuns(a, ref), verdicts: [] });
     }
   }
-  const aggs = aggregate(rows);
-  for (const a of aggs) out.push(`${a.group} (${a.rows[0]!.id}): loss added ${pm(a, 'loss_added')}, FVU ${pm(a, 'fvu')}, dead ${f(100 * a.mean.dead_fraction!)}%.`);
+  return out;
+}
+
+export function ablationFindings(rows: readonly Row[]): string[] {
+  const out: string[] = [];
+  for (const seed of [...new Set(rows.map((r) => r.seed as number))].sort((a, b) => a - b)) {
+    for (const k of [...new Set(rows.map((r) => r.k as number))].sort((a, b) => a - b)) {
+      const rs = rows.filter((r) => r.seed === seed && r.k === k);
+      const topk = rs.find((r) => r.variant === 'topk');
+      const b0 = rs.find((r) => r.variant === 'gsae' && r.beta === 0);
+      if (topk && b0) {
+        const same = ['fvu', 'l0', 'loss_added', 'dead_fraction', 'gamma'].every((m) => topk[m] === b0[m]);
+        out.push(`k=${k}, seed ${seed}: g-SAE with β = 0 ${same ? 'reproduces TopK exactly (every metric bit for bit)' : 'DIFFERS from TopK — a bug'}.`);
+      }
+    }
+  }
+  for (const p of ablationPairs(rows)) {
+    const parts = ABLATION_METRICS.map((m) => `${m} Δ ${iv(p.diff[m]!)} (${side(p.diff[m]!)})`);
+    out.push(`k=${p.k}, ${p.group} − g-SAE β=1 reference (seeds ${p.seeds.join(', ')}): ${parts.join('; ')}.`);
+  }
   return out;
 }

@@ -14,7 +14,7 @@ export interface ProtocolConfig {
   steering: { latents: number; c: number; topN: number; contexts: number };
 }
 
-export function protocolParagraph(cfg: ProtocolConfig): string {
+export function protocolParagraph(cfg: ProtocolConfig, comparison: 'gsae-vs-topk' | 'ablations' = 'gsae-vs-topk'): string {
   const n = cfg.seeds.length;
   const t = n >= 2 ? tCritical(n - 1) : NaN;
   const tText = n >= 2 ? `t_{0.975, ${n - 1}} = ${t.toFixed(3)}` : 'no interval with a single seed';
@@ -24,7 +24,9 @@ export function protocolParagraph(cfg: ProtocolConfig): string {
     `its batch order over the shared training store and the sample of latents used for steering; the model,`,
     `the training store (${cfg.storeTrainTokens.toLocaleString('en-US')} tokens of the training split at \`${cfg.hook}\`, cycled to ${cfg.trainTokens.toLocaleString('en-US')} training tokens per SAE)`,
     `and the held-out evaluation (${cfg.evalTokens.toLocaleString('en-US')} tokens of the validation split, disjoint from the training tokens) are the same for every run.`,
-    `For each g-SAE configuration and the TopK run with the same k, the per-seed difference d_s = metric(g-SAE, s) − metric(TopK, s) is formed and`,
+    comparison === 'gsae-vs-topk'
+      ? `For each g-SAE configuration and the TopK run with the same k, the per-seed difference d_s = metric(g-SAE, s) − metric(TopK, s) is formed and`
+      : `For each ablated option and the reference g-SAE (β = 1, gradNorm 'rms', values from z) with the same k, the per-seed difference d_s = metric(option, s) − metric(reference, s) is formed and`,
     `reported as d̄ with the 95% seed-paired Student t interval d̄ ± t·sd(d)/√n (${tText}).`,
     `A claim **holds** when its whole interval lies on the claimed side of zero, is **reversed** when it lies wholly on the other side,`,
     `and is **unresolved** otherwise (always so with one seed). Verdicts use these intervals alone; they are per comparison,`,

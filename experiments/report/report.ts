@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barsWithIntervals, linePlot, paretoPlot } from './plots.js';
-import { ablationFindings, gsaeVsTopkFindings, gsaeVsTopkPairs, pairedDifferenceTable, paretoFindings } from './findings.js';
+import { ablationFindings, ablationPairs, gsaeVsTopkFindings, gsaeVsTopkPairs, pairedDifferenceTable, paretoFindings } from './findings.js';
 import { protocolParagraph, type ProtocolConfig } from './protocol.js';
 import { markdownTable, toCSV, type Column, type Row } from './tables.js';
 
@@ -56,13 +56,15 @@ export async function writeReport(outDir: string, meta: ReportMeta, rows: Row[])
   const cfg = meta.config as ProtocolConfig | undefined;
   const paired = meta.suite === 'gsae-vs-topk'
     ? ['## Paired differences (g-SAE − TopK, same k, same seed)', '', 'Each cell: mean difference over seeds [95% seed-paired t interval].', '', pairedDifferenceTable(gsaeVsTopkPairs(rows)), '']
-    : [];
+    : meta.suite === 'ablations'
+      ? ['## Paired differences (option − g-SAE β=1 reference, same k, same seed)', '', 'Each cell: mean difference over seeds [95% seed-paired t interval].', '', pairedDifferenceTable(ablationPairs(rows)), '']
+      : [];
   const md = [
     `# ${meta.suite} (${meta.preset})`,
     '',
     `**Question.** ${meta.question}`,
     '',
-    ...(cfg?.seeds && meta.suite === 'gsae-vs-topk' ? [protocolParagraph(cfg), ''] : []),
+    ...(cfg?.seeds && meta.suite !== 'pareto' ? [protocolParagraph(cfg, meta.suite === 'ablations' ? 'ablations' : 'gsae-vs-topk'), ''] : []),
     '## Findings',
     '',
     ...findings.map((s) => `- ${s}`),

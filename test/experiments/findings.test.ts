@@ -4,7 +4,7 @@
  * and the protocol paragraph.
  */
 import { describe, expect, it } from 'vitest';
-import { gsaeVsTopkFindings, gsaeVsTopkPairs, pairedDifferenceTable, PAIRED_METRICS } from '../../experiments/report/findings.js';
+import { ablationFindings, ablationPairs, gsaeVsTopkFindings, gsaeVsTopkPairs, pairedDifferenceTable, PAIRED_METRICS } from '../../experiments/report/findings.js';
 import { protocolParagraph } from '../../experiments/report/protocol.js';
 import type { Row } from '../../experiments/report/tables.js';
 
@@ -67,5 +67,31 @@ describe('g-SAE vs TopK findings', () => {
     expect(p).toMatch(/seed-paired Student t interval/);
     expect(p).toMatch(/t_\{0\.975, 2\} = 4\.303/);
     expect(protocolParagraph({ ...cfg, seeds: [0] })).toMatch(/no interval with a single seed/);
+  });
+});
+
+describe('ablation findings', () => {
+  const ab = (id: string, variant: 'topk' | 'gsae', beta: number | null, seed: number, la: number): Row => ({ ...row(id, variant, seed, { loss_added: la }), k: 16, beta, group: id });
+  const rows = [0, 1, 2].flatMap((s) => [
+    ab('topk-k16', 'topk', null, s, 0.1 + 0.01 * s),
+    ab('gsae-k16-b0', 'gsae', 0, s, 0.1 + 0.01 * s), // identical to TopK, as β = 0 must be
+    ab('gsae-k16-b1', 'gsae', 1, s, 0.05 + 0.01 * s),
+    ab('gsae-k16-b1-values', 'gsae', 1, s, 0.07 + [0.01, 0.012, 0.008][s]! + 0.01 * s),
+  ]);
+
+  it('checks β = 0 against TopK per seed and k, and pairs every option with the β = 1 reference', () => {
+    const lines = ablationFindings(rows);
+    expect(lines.filter((l) => /g-SAE with β = 0 reproduces TopK exactly/.test(l))).toHaveLength(3);
+    const broken = rows.map((r) => (r.id === 'gsae-k16-b0' && r.seed === 1 ? { ...r, fvu: 0.51 } : r));
+    expect(ablationFindings(broken).some((l) => /k=16, seed 1: g-SAE with β = 0 DIFFERS from TopK/.test(l))).toBe(true);
+    const pairs = ablationPairs(rows);
+    expect(pairs.map((p) => p.id)).toEqual(['topk-k16', 'gsae-k16-b0', 'gsae-k16-b1-values']);
+    // values from s: differences 0.03, 0.032, 0.028 → 0.03 ± T2·0.002/√3, wholly above 0
+    const v = pairs[2]!.diff.loss_added!;
+    expect(v.mean).toBeCloseTo(0.03, 12);
+    expect(v.lo).toBeCloseTo(0.03 - (T2 * 0.002) / Math.sqrt(3), 9);
+    expect(lines.find((l) => l.startsWith('k=16, gsae-k16-b1-values'))).toMatch(/loss_added Δ 0\.03 \[[0-9.]+, [0-9.]+\] \(higher\)/);
+    // TopK − reference: exactly +0.05 every seed → zero spread, interval [0.05, 0.05]: higher
+    expect(lines.find((l) => l.startsWith('k=16, topk-k16'))).toMatch(/loss_added Δ 0\.05 \[0\.05, 0\.05\] \(higher\)/);
   });
 });
