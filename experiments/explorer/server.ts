@@ -28,7 +28,7 @@ export function serveSite(site: Site, port: number, host: string): Promise<Serve
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...ISOLATION_HEADERS }).end(html);
       return;
     }
-    const f = site.files.get(path);
+    const f = site.files.get(path) ?? site.onDemand?.(path) ?? null;
     if (!f || req.method !== 'GET') {
       res.writeHead(404, { 'content-type': 'text/plain', ...ISOLATION_HEADERS }).end(`not found: /${path}\n`);
       return;

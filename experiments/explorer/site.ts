@@ -44,6 +44,8 @@ export interface Site {
   files: Map<string, SiteFile>;
   /** lines worth telling the user (dictionaries without features, no model) */
   notes: string[];
+  /** files made on request that are not in `files` (the server's comparisons of any pair) */
+  onDemand?: (path: string) => SiteFile | null;
 }
 
 export interface SiteOptions {
@@ -213,18 +215,17 @@ export function buildSite(target: string, o: SiteOptions): Site {
     const da = dicts.find((d) => d.id === a)!;
     const db = dicts.find((d) => d.id === b)!;
     if (da.spec.dIn !== db.spec.dIn) continue;
-    const file = `cmp/${a}~${b}.json`;
+    const file = comparisonPath(a, b);
     comparisons.push({ a, b, file });
-    files.set(file, {
-      type: typeOf('.json'),
-      make: () => {
-        const wa = readSaelens(da.dir).params.W_dec!;
-        const wb = readSaelens(db.dir).params.W_dec!;
-        const r = compareDictionaries({ id: a, wDec: wa.data as Float32Array, dSae: da.spec.dSae }, { id: b, wDec: wb.data as Float32Array, dSae: db.spec.dSae }, da.spec.dIn, matchThreshold, splitThreshold);
-        return Buffer.from(JSON.stringify(r));
-      },
-    });
+    files.set(file, comparisonFile(da, db, matchThreshold, splitThreshold));
   }
+  // the server also answers any other pair of the same d_in on request (the static site holds only the pairs above)
+  const anyPair = (path: string): SiteFile | null => {
+    const m = /^cmp\/(.+)~(.+)\.json$/.exec(path);
+    const da = m && dicts.find((d) => d.id === m[1]);
+    const db = m && dicts.find((d) => d.id === m[2]);
+    return da && db && da !== db && da.spec.dIn === db.spec.dIn ? comparisonFile(da, db, matchThreshold, splitThreshold) : null;
+  };
 
   const manifest: SiteManifest = {
     format: 'gsae-explorer',
@@ -246,7 +247,21 @@ export function buildSite(target: string, o: SiteOptions): Site {
   } catch {
     notes.push("gpu.js's browser build is not installed: the page offers no gpujs backend");
   }
-  return { manifest, files, notes };
+  return { manifest, files, notes, onDemand: anyPair };
+}
+
+export const comparisonPath = (a: string, b: string): string => `cmp/${a}~${b}.json`;
+
+function comparisonFile(da: DictionaryEntry, db: DictionaryEntry, threshold: number, splitThreshold: number): SiteFile {
+  return {
+    type: typeOf('.json'),
+    make: () => {
+      const wa = readSaelens(da.dir).params.W_dec!;
+      const wb = readSaelens(db.dir).params.W_dec!;
+      const r = compareDictionaries({ id: da.id, wDec: wa.data as Float32Array, dSae: da.spec.dSae }, { id: db.id, wDec: wb.data as Float32Array, dSae: db.spec.dSae }, da.spec.dIn, threshold, splitThreshold);
+      return Buffer.from(JSON.stringify(r));
+    },
+  };
 }
 
 /** Puts the page bundle into a site built with a placeholder. */

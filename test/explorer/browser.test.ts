@@ -160,6 +160,13 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
     const splits = await page.textContent('[data-test="splits"]');
     expect(splits).toContain(`A ${fx.splitA} → B`);
     await shot('compare');
+    // any other pair, computed by the server on request: B against A (the assignment is symmetric)
+    await page.selectOption('[data-test="dict-picker"] >> nth=0', 'gsae-k4-b1-s0');
+    await page.selectOption('[data-test="dict-picker"] >> nth=1', 'topk-k4-s0');
+    await page.click('[data-test="compare-go"]');
+    await page.waitForFunction(`location.hash === '#/compare/gsae-k4-b1-s0~topk-k4-s0' && document.querySelector('[data-test="compare-summary"]')`);
+    expect(await page.textContent('[data-test="compare-summary"]')).toMatch(/41 of 64 latents of A matched/);
+    expect(await page.textContent('[data-test="splits"]')).toContain(`B ${fx.splitA} → A`);
     expect(errors).toEqual([]);
   });
 

@@ -257,17 +257,30 @@ async function latentView(main: HTMLElement, id: string, i: number): Promise<voi
 // ------------------------------------------------------------------------------- comparison
 
 async function compareView(main: HTMLElement, pair: string): Promise<void> {
-  const [a, b] = pair.split('~');
+  const [a, b] = pair.split('~') as [string, string];
+  const picker = h('select', { 'data-test': 'compare-picker', onchange: () => (location.hash = `#/compare/${picker.value}`) },
+    ...manifest.comparisons.map((c) => h('option', { value: `${c.a}~${c.b}` }, `${c.a}  vs  ${c.b}`)), h('option', { value: '' }, 'other…'));
   const entry = manifest.comparisons.find((c) => c.a === a && c.b === b);
-  const picker = h('select', { 'data-test': 'compare-picker', onchange: () => (location.hash = `#/compare/${picker.value}`) }, ...manifest.comparisons.map((c) => h('option', { value: `${c.a}~${c.b}` }, `${c.a}  vs  ${c.b}`)));
-  picker.value = pair;
-  main.append(h('h2', {}, 'Compare dictionaries '), h('p', {}, picker));
-  if (!entry) {
-    main.append(h('p', { class: 'err' }, `no comparison ${pair} in this site`));
+  picker.value = entry ? pair : '';
+  // any two dictionaries: the server computes the pair on request; the static site has only the listed ones
+  const selA = dictPicker(a, () => undefined, true);
+  const selB = dictPicker(b, () => undefined, true);
+  const go = h('button', { 'data-test': 'compare-go', onclick: () => (location.hash = `#/compare/${selA.value}~${selB.value}`) }, 'compare');
+  main.append(h('h2', {}, 'Compare dictionaries'), h('p', {}, picker, ' or A ', selA, ' B ', selB, ' ', go));
+  if (!manifest.dictionaries.some((d) => d.id === a) || !manifest.dictionaries.some((d) => d.id === b)) {
+    main.append(h('p', { class: 'err' }, `no dictionaries ${JSON.stringify(a)} and ${JSON.stringify(b)} in this site`));
+    return;
+  }
+  if (a === b) {
+    main.append(h('p', { class: 'err' }, 'pick two different dictionaries'));
+    return;
+  }
+  if (!entry && siteMode === 'static') {
+    main.append(h('p', { class: 'note' }, `this static site holds only the listed comparisons; serve it with 'gsae explore' to compare any pair`));
     return;
   }
   main.append(h('p', { class: 'muted' }, 'computing the assignment…'));
-  const r = await loadJson<ComparisonResult>(entry.file);
+  const r = await loadJson<ComparisonResult>(entry?.file ?? `cmp/${a}~${b}.json`);
   main.lastChild!.remove();
   const da = dict(r.a);
   const db = dict(r.b);
