@@ -1,4 +1,5 @@
 /** `gsae cache`: build (or resume building) an activation-and-gradient store for one hook. */
+import { existsSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { activationsAndGrads } from '../../models/gpt2/model.js';
 import { tokenizeCorpus } from '../../models/gpt2/data.js';
@@ -47,6 +48,7 @@ export const cacheCommand: CommandModule<object, Args> = {
         return true;
       }),
   handler: async (a) => {
+    if (existsSync(a.out) && !statSync(a.out).isDirectory()) throw new Error(`--out ${a.out} is a file; give a folder for the store`);
     const model = checkTokenizer(await defaultModel({ model: a.model, cacheDir: a.cache, log: (s) => process.stderr.write(`${s}\n`) }));
     const corpus = tokenizeCorpus(a.data, 'gpt2-restricted', 0.9, model.tokenizer);
     const tokens = a.split === 'train' ? corpus.train : corpus.val;

@@ -154,6 +154,7 @@ export function runSaeTrain(args: SaeTrainArgs, log: (s: string) => void = (s) =
 
 /** The trainer a `sae train` invocation describes: a new run, or the checkpoint in --out resumed. */
 export function openSaeTrain(args: SaeTrainArgs, log: (s: string) => void): SaeTrainer {
+  if (existsSync(args.out) && !statSync(args.out).isDirectory()) throw new ConfigError(`--out ${args.out} is a file; give a folder (it receives sae/, train_log.jsonl, checkpoint.msgpack)`);
   const cfgIn = configFromArgs(args);
   const given = Object.keys(cfgIn).filter((k) => k !== 'hookLayer' || cfgIn.hookName === undefined);
   let trainer: SaeTrainer;

@@ -10,7 +10,7 @@
  * leaves either the old or the new checkpoint (if it struck between the two renames, the old
  * one survives as `<dir>.old-<pid>`, which `findCheckpoint` falls back to).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import * as E from '../../engine/index.js';
@@ -61,6 +61,7 @@ export function saveCheckpoint(dir: string, ck: Checkpoint, tokenizer: Tokenizer
       }
     }
   }
+  assertReplaceable(dir);
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `${basename(dir)}.tmp-${process.pid}`);
@@ -84,6 +85,17 @@ export function saveCheckpoint(dir: string, ck: Checkpoint, tokenizer: Tokenizer
   for (const n of readdirSync(parent)) {
     if (n.startsWith(`${basename(dir)}.tmp-`) || n.startsWith(`${basename(dir)}.old-`)) rmSync(join(parent, n), { recursive: true, force: true });
   }
+}
+
+/**
+ * Saving replaces `dir` as a whole, so it must be absent, empty, or a checkpoint already: a
+ * user's file or folder given as the output is refused, never moved aside and deleted.
+ */
+export function assertReplaceable(dir: string): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new CheckpointError(`${dir} is a file, not a checkpoint directory; choose another output directory`);
+  if (existsSync(join(dir, STATE_FILE))) return;
+  if (readdirSync(dir).length > 0) throw new CheckpointError(`${dir} is a non-empty directory that is not a training checkpoint (saving replaces the whole directory); choose a new or empty one`);
 }
 
 /** The checkpoint directory to resume from: `dir`, or a left-over `<dir>.old-*` if `dir` is gone. */

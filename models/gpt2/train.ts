@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { hasDropout, makeConfig, type Gpt2Config } from './config.js';
 import { makeDropoutMasks, type DropoutMasks } from './dropout.js';
-import { findCheckpoint, loadCheckpoint, saveCheckpoint, STATE_VERSION, type TrainerState } from './checkpoint.js';
+import { assertReplaceable, findCheckpoint, loadCheckpoint, saveCheckpoint, STATE_VERSION, type TrainerState } from './checkpoint.js';
 import { GsaeSampler, TorchSampler, type BatchSampler, type RngKind } from './batches.js';
 import { tokenizeCorpus, type HostBatch, type TokenizerKind } from './data.js';
 import { initParamsTorch } from './init_torch.js';
@@ -329,6 +329,7 @@ export async function train(o: TrainOptions, cb: TrainCallbacks = {}, control: T
   // rng 'torch': one PyTorch generator, first for the initial weights, then for every batch.
   const torchGen: E.TorchGenerator | null = o.rng === 'torch' ? new E.TorchGenerator(o.seed) : null;
   const existing = findCheckpoint(o.out);
+  if (!existing) assertReplaceable(o.out); // before any work: the first checkpoint would replace it
   if (existing && !control.resume) {
     throw new Error(`train: ${existing} already holds a training checkpoint; resume it (--resume) or choose another output directory`);
   }

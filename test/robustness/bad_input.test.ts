@@ -172,6 +172,11 @@ beforeAll(async () => {
     '--batch-size', '32', '--init-samples', '64', '--progress', 'false', '--hook-name', 'blocks.2.hook_resid_pre']);
   expect(t16.code, t16.stderr).toBe(0);
 
+  // output paths that are not folders of ours
+  writeFileSync(P('a-file'), 'precious');
+  mkdirSync(P('user-folder'));
+  writeFileSync(P('user-folder', 'notes.txt'), 'precious');
+
   // configs and reports
   writeFileSync(P('cfg-json.json'), '{"dSae": 32,');
   writeFileSync(P('cfg-unknown.json'), JSON.stringify({ variant: 'topk', dSae: 32, learningRate: 1e-3 }));
@@ -277,6 +282,7 @@ const CASES: Record<string, Case[]> = {
     ['--config not JSON', () => ['sae', 'train', '--data', P('store'), '--out', P('o2'), '--config', P('cfg-json.json')], /^gsae: --config .*cfg-json\.json: not valid JSON \(/],
     ['--config unknown field', () => ['sae', 'train', '--data', P('store'), '--out', P('o2'), '--config', P('cfg-unknown.json')], /^gsae: --config .*: unknown field 'learningRate' \(known: /],
     ['--config an array', () => ['sae', 'train', '--data', P('store'), '--out', P('o2'), '--config', P('cfg-array.json')], /^gsae: --config .*: must hold a JSON object of config fields$/],
+    ['--out is a file', () => withFlags(topk(), ['--out', P('a-file')]), /^gsae: --out .*a-file is a file; give a folder/],
     ['--resume without a checkpoint', () => ['sae', 'train', '--data', P('store'), '--out', P('no-run'), '--resume'], /^gsae: --resume: no checkpoint at .*no-run\/checkpoint\.msgpack$/],
     ['--resume with config flags', () => ['sae', 'train', '--data', P('store'), '--out', P('run'), '--resume', '--k', '3'], /^gsae: --resume continues with the checkpoint's config; drop --k$/],
     ['--resume: truncated checkpoint', () => ['sae', 'train', '--data', P('store'), '--out', P('run-ck-truncated'), '--resume'], /^gsae: checkpoint .*checkpoint\.msgpack cannot be decoded \(truncated or not a msgpack file\)/],
@@ -301,6 +307,7 @@ const CASES: Record<string, Case[]> = {
     ['--data empty', () => cache('--data', P('empty.txt')), /^gsae: corpus file '.*empty\.txt' is empty$/],
     ['--data 2 characters', () => cache('--data', P('tiny.txt')), /^gsae: store: range of \d+ tokens holds no sequence of 16/],
     ['--data binary', () => cache('--data', P('binary.txt')), /^gsae: .*not in this model's restricted vocabulary/],
+    ['--out is a file', () => cache('--out', P('a-file')), /^gsae: --out .*a-file is a file; give a folder for the store$/],
     ['existing store built with other settings', () => ['cache', '--out', P('store'), '--tokens', '64', '--seq-len', '16'], /^gsae: store .*store was built with other settings \(hook: store has "blocks\.0\.hook_resid_pre", asked for "blocks\.2\.hook_resid_pre"\); use a new directory$/],
   ],
   'gsae lm train': [
@@ -309,6 +316,9 @@ const CASES: Record<string, Case[]> = {
     ['--lr abc', () => lmTrain('--data', corpusOf(), '--lr', 'abc'), /^gsae: --lr expects a number$/],
     ['--lr 1e6, no clipping (diverges)', () => lmTrain('--data', corpusOf(), '--lr', '1e6', '--grad-clip', '0', '--warmup-iters', '0', '--checkpoint-interval', '1'),
       /^gsae: train: diverged at step \d+ \(loss .*; gradient norm .*; .*; lr .*\); the last good checkpoint \(step \d+\) in .* is kept\. Lower --lr or enable --grad-clip$/],
+    ['--out is a file', () => lmTrain('--data', corpusOf(), '--out', P('a-file')), /^gsae: .*a-file is a file, not a checkpoint directory; choose another output directory$/],
+    ['--out is a non-empty folder that is no checkpoint', () => lmTrain('--data', corpusOf(), '--out', P('user-folder')),
+      /^gsae: .*user-folder is a non-empty directory that is not a training checkpoint \(saving replaces the whole directory\); choose a new or empty one$/],
     ['--iters -2', () => lmTrain('--data', corpusOf(), '--iters', '-2'), /^gsae: train: iters must be an integer >= 0, got -2$/],
     ['--n-embd 15 --n-head 2', () => lmTrain('--data', corpusOf(), '--n-embd', '15'), /^gsae: train: nEmbd \(15\) must be divisible by nHead \(2\)$/],
     ['--dropout 1', () => lmTrain('--data', corpusOf(), '--dropout', '1', '--rng', 'gsae'), /^gsae: train: dropout must be in \[0, 1\), got 1$/],
@@ -373,4 +383,9 @@ it('array flags may repeat: --latents 1 --latents 2 reaches the command (which t
   const r = await runMain(['steer', '--sae', P('no-sae'), '--latents', '1', '--latents', '2']);
   expect(r.code).toBe(2);
   expect(r.errLines.filter((l) => l.startsWith('gsae:'))).toEqual([`gsae: SAE folder ${P('no-sae')} does not exist`]);
+});
+
+it("an output path the user owns is never replaced: the file and the folder's file are intact", () => {
+  expect(readFileSync(P('a-file'), 'utf8')).toBe('precious');
+  expect(readFileSync(P('user-folder', 'notes.txt'), 'utf8')).toBe('precious');
 });
