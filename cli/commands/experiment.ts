@@ -25,6 +25,13 @@ export const experimentCommand: CommandModule<object, Args> = {
       .option('cache', { type: 'string', default: '.cache', describe: 'folder for the default model and activation stores' })
       .option('model', { type: 'string', describe: 'HF GPT-2 directory to use instead of the default model' })
       .option('seeds', { type: 'number', array: true, describe: 'override the preset seeds' })
+      .check((a) => {
+        // checked here, not after minutes of building stores
+        const bad = (a.seeds ?? []).find((s) => !Number.isSafeInteger(s) || s < 0);
+        if (bad !== undefined) throw new Error(`--seeds must be non-negative integers, got ${String(bad)}`);
+        if (a.seeds && a.seeds.length === 0) throw new Error('--seeds needs at least one seed');
+        return true;
+      })
       .example('$0 experiment gsae-vs-topk --preset quick', 'the README main job')
       .example('$0 experiment pareto --preset full --seeds 0 1 2', 'the full Pareto sweep'),
   handler: async (a) => {

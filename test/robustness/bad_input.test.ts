@@ -359,6 +359,9 @@ const CASES: Record<string, Case[]> = {
     ['report: results.json not JSON', () => ['report', P('report-json')], /^gsae: .*report-json\/results\.json: not valid JSON \(/],
     ['report: results.json without rows', () => ['report', P('report-shape')], /^gsae: .*report-shape\/results\.json: expected \{meta, rows\[\]\} as 'gsae experiment' writes it$/],
     ['experiment: unknown suite', () => ['experiment', 'nosuch'], /^gsae: Invalid values: Argument: suite, Given: "nosuch", Choices: "gsae-vs-topk", "pareto", "ablations"/],
+    ['experiment: --seeds abc', () => ['experiment', 'pareto', '--seeds', 'abc', '--out', P('exp')], /^gsae: --seeds must be non-negative integers, got NaN$/],
+    ['experiment: --seeds -1', () => ['experiment', 'pareto', '--seeds', '-1', '--out', P('exp')], /^gsae: --seeds must be non-negative integers, got -1$/],
+    ['experiment: --model not GPT-2', () => ['experiment', 'pareto', '--model', P('model-bert'), '--out', P('exp')], /^gsae: .*model-bert\/config\.json: model_type is "bert"; only 'gpt2' is supported$/],
     ['experiment: --preset medium', () => ['experiment', 'pareto', '--preset', 'medium'], /^gsae: Invalid values: Argument: preset, Given: "medium"/],
   ],
 };
