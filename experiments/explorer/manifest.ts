@@ -36,7 +36,8 @@ export interface SiteManifest {
   createdAt: string;
   /** the run folder's results (null for a single SAE folder) */
   run: { dir: string; results: string | null; report: string | null; plots: string[] } | null;
-  model: { dir: string; base: string; vocabSize: number; nLayer: number; nEmbd: number } | null;
+  /** `hasVocab`: the model folder has gsae_vocab.json (else the full GPT-2 BPE) */
+  model: { dir: string; base: string; vocabSize: number; nLayer: number; nEmbd: number; hasVocab: boolean } | null;
   dictionaries: DictionaryEntry[];
   comparisons: ComparisonEntry[];
   /** cosine at or above which an assigned pair counts as matched */

@@ -200,7 +200,7 @@ export function buildSite(target: string, o: SiteOptions): Site {
     const cfg = loadConfig(m.dir);
     const dIn = new Set(dicts.map((d) => d.spec.dIn));
     if (!dIn.has(cfg.n_embd)) throw new ExplorerInputError(`model ${m.dir} has n_embd ${cfg.n_embd}, but the SAEs read d_in ${[...dIn].join(', ')} (pass the model they were trained on with --model)`);
-    model = { dir: m.dir, base: 'model', vocabSize: cfg.vocab_size, nLayer: cfg.n_layer, nEmbd: cfg.n_embd };
+    model = { dir: m.dir, base: 'model', vocabSize: cfg.vocab_size, nLayer: cfg.n_layer, nEmbd: cfg.n_embd, hasVocab: existsSync(join(m.dir, 'gsae_vocab.json')) };
     for (const f of ['config.json', 'model.safetensors', 'gsae_vocab.json']) {
       if (existsSync(join(m.dir, f))) files.set(`model/${f}`, { type: typeOf(f), path: join(m.dir, f) });
     }

@@ -332,7 +332,7 @@ async function ensureLive(id: string): Promise<{ m: live.LiveModel; s: live.Live
     const [cfg, w, vocab] = await Promise.all([
       loadJson<unknown>(`${mb}/config.json`),
       loadBytes(`${mb}/model.safetensors`),
-      loadJson<unknown>(`${mb}/gsae_vocab.json`).catch(() => null),
+      manifest.model.hasVocab ? loadJson<unknown>(`${mb}/gsae_vocab.json`) : Promise.resolve(null),
     ]);
     liveModel = live.loadLiveModel(cfg, w, vocab);
   }
