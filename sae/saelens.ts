@@ -192,7 +192,11 @@ export function readSaelens(dir: string): { spec: SaeSpec; params: HostParams; c
       continue;
     }
     if (t.dtype === 'I32' || t.dtype === 'I64') throw new SaelensFormatError(`${wPath}: tensor '${name}' is ${t.dtype}; SAE weights must be floating point`);
-    params[name] = { shape: [...t.shape], data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) };
+    const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    // a diverged or corrupt SAE would give NaN everywhere downstream; JumpReLU's θ may be +Inf (a latent that never fires)
+    const bad = data.findIndex((v) => Number.isNaN(v) || (!Number.isFinite(v) && name !== 'threshold'));
+    if (bad >= 0) throw new SaelensFormatError(`${wPath}: tensor '${name}' holds a non-finite value (${data[bad]}) at element ${bad}`);
+    params[name] = { shape: [...t.shape], data };
   }
   checkParams(arch as SaelensArch, dIn, dSae, params, wPath);
 

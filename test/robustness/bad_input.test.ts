@@ -113,6 +113,8 @@ beforeAll(async () => {
   st('st-dtype', rawSafetensors({ x: { ...x, dtype: 'F8_E4M3' } }, xBytes));
   st('st-negative-shape', rawSafetensors({ x: { ...x, shape: [-ROWS, D] } }, xBytes));
   st('st-truncated', rawSafetensors({ x }, xBytes.subarray(0, 1000)));
+  st('st-offsets-beyond', rawSafetensors({ x: { ...x, data_offsets: [xBytes.length, 2 * xBytes.length] } }, xBytes));
+  st('st-offsets-negative', rawSafetensors({ x: { ...x, data_offsets: [-8, xBytes.length - 8] } }, xBytes));
   st('st-1d', rawSafetensors({ x: { ...x, shape: [ROWS * D] } }, xBytes));
   st('st-noname', rawSafetensors({ layer3: x }, xBytes));
   st('st-int', rawSafetensors({ x: { ...x, dtype: 'I32' } }, xBytes));
@@ -151,6 +153,21 @@ beforeAll(async () => {
   cpSync(P('run', 'sae'), P('sae-weights-truncated'), { recursive: true });
   truncateSync(P('sae-weights-truncated', 'sae_weights.safetensors'), 500);
   cpSync(P('run', 'sae'), P('sae-cfg-json'), { recursive: true });
+  const w = E.readSafetensors(P('run', 'sae', 'sae_weights.safetensors'));
+  const weights = (edit: (name: string, data: Float32Array, shape: number[]) => [Float32Array, number[]]) =>
+    Object.fromEntries([...w.tensors.values()].map((t) => {
+      const [data, shape] = edit(t.name, Float32Array.from(t.data), [...t.shape]);
+      return [t.name, { data, shape }];
+    }));
+  cpSync(P('run', 'sae'), P('sae-weights-shape'), { recursive: true });
+  E.writeSafetensors(P('sae-weights-shape', 'sae_weights.safetensors'), weights((n, d, sh) => (n === 'W_dec' ? [d.subarray(0, 31 * 16), [31, 16]] : [d, sh])));
+  cpSync(P('run', 'sae'), P('sae-weights-nan'), { recursive: true });
+  E.writeSafetensors(P('sae-weights-nan', 'sae_weights.safetensors'), weights((n, d, sh) => {
+    if (n === 'W_enc') d[7] = NaN;
+    return [d, sh];
+  }));
+  cpSync(P('run', 'sae'), P('sae-weights-missing'), { recursive: true });
+  E.writeSafetensors(P('sae-weights-missing', 'sae_weights.safetensors'), Object.fromEntries(Object.entries(weights((_n, d, sh) => [d, sh])).filter(([k]) => k !== 'b_enc')));
   writeFileSync(P('sae-cfg-json', 'cfg.json'), '{"d_in": 16,');
   // a store of another width (8) for resuming the d_in 16 run against
   const r8 = new E.Rng(4);
@@ -267,6 +284,8 @@ const CASES: Record<string, Case[]> = {
     ['safetensors: header not JSON', () => topk(P('st-json.safetensors')), /^gsae: safetensors .*: header is not valid UTF-8 JSON/],
     ['safetensors: offsets out of range', () => topk(P('st-offsets-range.safetensors')), /^gsae: safetensors .*: tensor 'x' F32 \[256, 16\] needs 16384 bytes but data_offsets \[0, 16448\] span 16448$/],
     ['safetensors: overlapping offsets', () => topk(P('st-offsets-overlap.safetensors')), /^gsae: safetensors .*: tensor '(x|g)' data_offsets \[\d+, \d+\] overlap the previous tensor, which ends at \d+$/],
+    ['safetensors: offsets past the buffer', () => topk(P('st-offsets-beyond.safetensors')), /^gsae: safetensors .*: gap in the byte buffer: bytes \[0, 16384\) before tensor 'x' belong to no tensor$/],
+    ['safetensors: negative offsets', () => topk(P('st-offsets-negative.safetensors')), /^gsae: safetensors .*: tensor 'x' has invalid "data_offsets" \[-8,16376\] \(expected \[begin, end\] of non-negative integers\)$/],
     ['safetensors: shape/bytes mismatch', () => topk(P('st-shape-bytes.safetensors')), /^gsae: safetensors .*: tensor 'x' F32 \[256, 17\] needs 17408 bytes but data_offsets \[0, 16384\] span 16384$/],
     ['safetensors: unknown dtype', () => topk(P('st-dtype.safetensors')), /^gsae: safetensors .*: tensor 'x' has unsupported dtype 'F8_E4M3' \(supported: F64, F32, F16, BF16, I64, I32\)$/],
     ['safetensors: negative shape', () => topk(P('st-negative-shape.safetensors')), /^gsae: safetensors .*: tensor 'x' has invalid "shape" \[-256,16\] \(expected an array of non-negative integers\)$/],
@@ -340,6 +359,9 @@ const CASES: Record<string, Case[]> = {
     ['--sae folder without cfg.json', () => ['sae', 'eval', '--sae', P('run')], /^gsae: SAE folder .*run has no cfg\.json$/],
     ['--sae cfg.json not JSON', () => ['sae', 'eval', '--sae', P('sae-cfg-json')], /^gsae: .*sae-cfg-json\/cfg\.json.*(JSON|json)/],
     ['--sae truncated weights', () => ['sae', 'eval', '--sae', P('sae-weights-truncated')], /^gsae: safetensors .*sae_weights\.safetensors: /],
+    ['--sae W_dec of the wrong shape', () => ['sae', 'eval', '--sae', P('sae-weights-shape')], /^gsae: .*sae_weights\.safetensors: tensor 'W_dec' has shape \[31, 16\], expected \[32, 16\] for d_in = 16, d_sae = 32$/],
+    ['--sae NaN in W_enc', () => ['sae', 'eval', '--sae', P('sae-weights-nan')], /^gsae: .*sae-weights-nan\/sae_weights\.safetensors: tensor 'W_enc' holds a non-finite value \(NaN\) at element 7$/],
+    ['--sae without b_enc', () => ['sae', 'eval', '--sae', P('sae-weights-missing')], /^gsae: .*sae_weights\.safetensors: topk SAE needs tensor 'b_enc' \[32\]; found W_dec, W_enc, b_dec$/],
     ['SAE d_in 16 ≠ the model\'s 128', () => ['sae', 'eval', '--sae', P('run', 'sae')], /^gsae: SAE .*has d_in = 16 but the model's d_model is 128: they do not belong together$/],
     ['steer: latent out of range', () => ['steer', '--sae', P('run128', 'sae'), '--latents', '3', '99'], /^gsae: --latents: 99 is not a latent of .*run128\/sae \(d_sae = 32\)$/],
     ['steer: --hook the model lacks', () => ['steer', '--sae', P('run128', 'sae'), '--latents', '3', '--hook', 'blocks.7.hook_resid_pre'], /^gsae: .*unknown hook 'blocks\.7\.hook_resid_pre'/],
