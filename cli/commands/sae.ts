@@ -207,8 +207,15 @@ const trainCommand: CommandModule<object, SaeTrainArgs> = {
     ) as unknown as Argv<SaeTrainArgs>,
   handler: async (args) => {
     const log = (s: string) => process.stderr.write(`${s}\n`);
-    const t = openSaeTrain(args, log);
+    // installed first: a Ctrl-C during the (bounded) set-up stops the run after its first step
     const interrupt = watchInterrupt(log, 'stopping after this step and writing a checkpoint');
+    let t: SaeTrainer;
+    try {
+      t = openSaeTrain(args, log);
+    } catch (e) {
+      interrupt.dispose();
+      throw e;
+    }
     try {
       const res = await t.runInterruptible(interrupt.requested);
       if (res.interrupted) {
