@@ -95,6 +95,7 @@ export function paramsFromStored(cfg: Gpt2Config, stored: Map<string, E.StoredTe
   for (const n of byName.keys()) if (!expectedNames.has(n)) unexpected.push(n);
   const missing: string[] = [];
   const misshaped: string[] = [];
+  const nonFinite: string[] = [];
   for (const [name, shape] of expected) {
     const t = byName.get(name);
     if (!t) missing.push(name);
@@ -102,12 +103,15 @@ export function paramsFromStored(cfg: Gpt2Config, stored: Map<string, E.StoredTe
       misshaped.push(`${name}: stored ${E.fmtShape(t.shape)}, expected ${E.fmtShape(shape)}`);
     } else if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) {
       misshaped.push(`${name}: stored as ${t.dtype}, expected a float type (F32/F16/BF16/F64)`);
+    } else if (!t.data.every(Number.isFinite)) {
+      nonFinite.push(name); // a diverged or corrupt model: every output would be NaN
     }
   }
   const problems: string[] = [];
   if (missing.length) problems.push(`missing tensors: ${missing.join(', ')}`);
   if (misshaped.length) problems.push(`mis-shaped tensors (config: n_layer ${cfg.n_layer}, n_embd ${cfg.n_embd}, vocab_size ${cfg.vocab_size}, n_positions ${cfg.n_positions}): ${misshaped.join('; ')}`);
   if (unexpected.length) problems.push(`unexpected tensors (not part of GPT-2 with this config): ${unexpected.join(', ')}`);
+  if (nonFinite.length) problems.push(`tensors holding NaN or Inf: ${nonFinite.join(', ')}`);
   if (problems.length) throw new CheckpointError(`${source}: ${problems.join('\n  ')}`);
   const params: Gpt2Params = {};
   for (const [name] of expected) params[name] = E.storedToTensor(byName.get(name)!, 'float32');

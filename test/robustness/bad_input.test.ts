@@ -138,6 +138,13 @@ beforeAll(async () => {
   cpSync('data/default-model', P('model-novocab'), { recursive: true });
   rmSync(P('model-novocab', 'gsae_vocab.json'));
   mkdirSync(P('model-empty'));
+  cpSync('test/fixtures/gpt2-debug', P('model-nan'), { recursive: true });
+  const mw = E.readSafetensors(P('model-nan', 'model.safetensors'));
+  E.writeSafetensors(P('model-nan', 'model.safetensors'), Object.fromEntries([...mw.tensors.values()].map((t) => {
+    const data = Float32Array.from(t.data);
+    if (t.name.endsWith('ln_f.weight')) data[2] = NaN;
+    return [t.name, { shape: t.shape, data }];
+  })));
 
   // corpora
   writeFileSync(P('empty.txt'), '');
@@ -348,6 +355,7 @@ const CASES: Record<string, Case[]> = {
   ],
   'gsae lm eval / sample': [
     ['--model not GPT-2', () => ['lm', 'eval', '--model', P('model-bert'), '--tokens', '1,2'], /^gsae: .*config\.json: model_type is "bert"; only 'gpt2' is supported$/],
+    ['--model with NaN weights', () => ['lm', 'eval', '--model', P('model-nan'), '--tokens', '1,2'], /^gsae: .*model-nan\/model\.safetensors: tensors holding NaN or Inf: ln_f\.weight$/],
     ['--model truncated weights', () => ['lm', 'eval', '--model', P('model-truncated'), '--tokens', '1,2'], /^gsae: safetensors .*model\.safetensors: header length/],
     ['--tokens out of the vocabulary', () => ['lm', 'eval', '--model', 'test/fixtures/gpt2-debug', '--tokens', '1,2,512'], /^gsae: .*token id 512 at position 2 is out of the vocabulary \[0, 512\)/],
     ['--data empty', () => ['lm', 'eval', '--model', 'test/fixtures/gpt2-debug', '--data', P('empty.txt')], /^gsae: corpus file '.*empty\.txt' is empty$/],
