@@ -35,7 +35,8 @@ export async function main(argv: string[]): Promise<void> {
     .fail((msg, err) => {
       if (err) exitWithError(err);
       // yargs' own messages may span lines ("Invalid values:\n  Argument: ..."): one line here too
-      process.stderr.write(`gsae: ${msg.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')} (see 'gsae --help')\n`);
+      const line = msg.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ');
+      process.stderr.write(`gsae: ${line}${line.includes('--help') ? '' : " (see 'gsae --help')"}\n`);
       process.exit(2);
     });
   for (const c of COMMANDS) cli = cli.command(c);
