@@ -4,7 +4,7 @@
  * with the model's own tokenizer. One place, so both commands refuse the same mistakes the same way.
  */
 import type { LoadedModel } from '../../experiments/default_model.js';
-import { CORPUS, defaultModel } from '../../experiments/default_model.js';
+import { defaultModel } from '../../experiments/default_model.js';
 import { tokenizeCorpus, type TokenizedCorpus } from '../../models/gpt2/data.js';
 import { loadSae, type SaeModel } from '../../sae/model.js';
 
@@ -23,7 +23,8 @@ export async function openSaeContext(a: { sae: string; model?: string | undefine
   if (sae.spec.dIn !== model.cfg.n_embd) {
     throw new Error(`SAE ${a.sae} has d_in = ${sae.spec.dIn} but the model's d_model is ${model.cfg.n_embd}: they do not belong together`);
   }
-  const corpus = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
+  // the model's own corpus (train_summary.json), so a Brown + Shakespeare model is evaluated on its text
+  const corpus = tokenizeCorpus(model.corpus, 'gpt2-restricted', 0.9, model.tokenizer);
   return { model, sae, hook, corpus };
 }
 
