@@ -55,8 +55,13 @@ export function sequenceBatches(tokens: Int32Array, T: number, nTokens: number, 
   return out;
 }
 
+/** Where a suite's store lives in the cache (also how `gsae explore` finds a run's held-out eval store). */
+export function storeDirFor(cacheDir: string, modelId: string, hook: string, split: 'train' | 'val', seqLen: number, nTokens: number): string {
+  return join(cacheDir, 'stores', modelId, hook, `${split}-${seqLen}-${nTokens}`);
+}
+
 export function storeFor(model: LoadedModel, o: Pick<RunnerOptions, 'cacheDir'>, cfg: Pick<SuiteConfig, 'hook' | 'seqLen'>, split: 'train' | 'val', tokens: Int32Array, nTokens: number, log: (s: string) => void): StoreReader {
-  const dir = join(o.cacheDir, 'stores', model.id, cfg.hook, `${split}-${cfg.seqLen}-${nTokens}`);
+  const dir = storeDirFor(o.cacheDir, model.id, cfg.hook, split, cfg.seqLen, nTokens);
   const range: [number, number] = [0, Math.min(nTokens, tokens.length)];
   const total = Math.floor((range[1] - range[0]) / cfg.seqLen);
   let last = Date.now();
@@ -191,6 +196,8 @@ export async function runExperiment(o: RunnerOptions): Promise<ExperimentOutput>
   const meta = {
     suite: suite.name, preset: o.preset, question: cfg.question, backend: E.backend().name,
     model: { id: model.id, dir: model.dir, n_layer: model.cfg.n_layer, n_embd: model.cfg.n_embd, vocab_size: model.cfg.vocab_size },
+    // the stores' folders: `gsae explore <run>` computes missing features over the eval store
+    stores: { train: trainStore.dir, eval: evalStore.dir },
     config: cfg, baseline, wall_seconds: (Date.now() - t0) / 1000, cpu_seconds: cpuSeconds(), setup_cpu_seconds: setupCpu, node: process.version,
   };
   await writeReport(o.out, meta, rows);

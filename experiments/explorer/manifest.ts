@@ -44,6 +44,8 @@ export interface SiteManifest {
   matchThreshold: number;
   /** cosine at or above which several partners of one latent make it a split */
   splitThreshold: number;
+  /** what `gsae explore` computed before serving (one line each; absent or empty: nothing) */
+  prepared?: string[];
 }
 
 export interface MatchedPair {

@@ -54,6 +54,8 @@ export interface SiteOptions {
   bundle: string;
   matchThreshold?: number;
   splitThreshold?: number;
+  /** what `gsae explore` computed before building the site (shown on the page) */
+  prepared?: string[];
 }
 
 const TYPES: Record<string, string> = {
@@ -70,7 +72,7 @@ const typeOf = (p: string): string => TYPES[p.slice(p.lastIndexOf('.'))] ?? 'app
 const isSaeDir = (d: string): boolean => existsSync(join(d, SAE_CFG_FILENAME)) && existsSync(join(d, SAE_WEIGHTS_FILENAME));
 
 /** The SAE folders of a target and whether it is an experiment run. */
-function findDictionaries(target: string): { run: boolean; dirs: { id: string; dir: string }[] } {
+export function findDictionaries(target: string): { run: boolean; dirs: { id: string; dir: string }[] } {
   if (!existsSync(target) || !statSync(target).isDirectory()) throw new ExplorerInputError(`${target} is not a folder (give a run folder of 'gsae experiment' or an SAE folder)`);
   if (isSaeDir(target)) return { run: false, dirs: [{ id: basename(resolve(target)), dir: target }] };
   if (isSaeDir(join(target, 'sae'))) return { run: false, dirs: [{ id: basename(resolve(target)), dir: join(target, 'sae') }] };
@@ -110,7 +112,7 @@ function groupLabel(spec: SaeSpec): string {
 }
 
 /** Comparison pairs offered: each g-SAE against the TopK of the same k and d_sae (the run's question). */
-function defaultPairs(dicts: DictionaryEntry[]): [string, string][] {
+export function defaultPairs(dicts: Pick<DictionaryEntry, 'id' | 'spec'>[]): [string, string][] {
   const out: [string, string][] = [];
   for (const g of dicts.filter((d) => d.spec.kind === 'gsae')) {
     const seed = g.id.match(/-s\d+$/)?.[0] ?? '';
@@ -238,6 +240,7 @@ export function buildSite(target: string, o: SiteOptions): Site {
     comparisons,
     matchThreshold,
     splitThreshold,
+    prepared: o.prepared ?? [],
   };
   files.set(MANIFEST_FILE, { type: typeOf('.json'), body: JSON.stringify(manifest) });
   files.set('explorer.js', { type: typeOf('.js'), body: o.bundle });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readManifest } from '../../sae/store/manifest.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli as cli } from '../cli_helpers.js';
@@ -50,6 +51,10 @@ describe('experiment runner (tiny end to end)', () => {
         expect(Number.isFinite(r.steer_mean as number)).toBe(true);
       }
       for (const f of ['results.json', 'results.csv', 'report.md', 'plots/fvu_vs_k.svg', 'plots/steering.svg']) expect(existsSync(join(out, f))).toBe(true);
+      // the stores are recorded, so `gsae explore <out>` finds the held-out eval store
+      const stores = (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { meta: { stores: { train: string; eval: string } } }).meta.stores;
+      expect(readManifest(stores.eval).tokens).toEqual({ source: 'data/tinyshakespeare/input.txt#val', start: 0, end: 256 });
+      expect(readManifest(stores.train).tokens).toEqual({ source: 'data/tinyshakespeare/input.txt#train', start: 0, end: 1024 });
       const md = readFileSync(join(out, 'report.md'), 'utf8');
       // two seeds: every claim gets a seed-paired interval and one of the three verdicts
       expect(md).toMatch(/k=4, g-SAE β=1 vs TopK \(seeds 0, 1\): "lower loss added" \*\*(holds|reversed|unresolved)\*\* \(Δ [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\]\)/);

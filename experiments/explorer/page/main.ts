@@ -488,6 +488,10 @@ async function route(): Promise<void> {
   app.append(nav(active));
   const main = h('main', { 'data-view': view });
   app.append(main);
+  // what `gsae explore` computed before serving, on the landing page (the CLI printed it too)
+  if (manifest.prepared?.length && (view === 'results' || (!manifest.run && view === 'latents'))) {
+    main.append(h('div', { class: 'note', 'data-test': 'prepared' }, h('b', {}, 'gsae explore computed before serving:'), ...manifest.prepared.map((l) => h('div', {}, l))));
+  }
   try {
     if (view === 'results' && manifest.run) await resultsView(main);
     else if (view === 'latents') await latentsView(main, parts[1] ?? withFeatures()[0]!.id, params);
