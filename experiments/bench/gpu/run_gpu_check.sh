@@ -46,7 +46,12 @@ step() {
   fi
   say "$name (≤ ${limit} s) ..."
   local t0 rc; t0=$(date +%s.%N)
-  timeout --kill-after=10 "$limit" "$@" >"$WORK/logs/$name.txt" 2>&1; rc=$?
+  # timeout runs programs, not shell functions: a function runs in a child bash that gets its definition
+  if [ "$(type -t "$1")" = function ]; then
+    timeout --kill-after=10 "$limit" bash -c "$(declare -f "$1"); $*" >"$WORK/logs/$name.txt" 2>&1; rc=$?
+  else
+    timeout --kill-after=10 "$limit" "$@" >"$WORK/logs/$name.txt" 2>&1; rc=$?
+  fi
   local sec; sec=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")
   { echo "----- $name: rc $rc, ${sec} s"; cat "$WORK/logs/$name.txt"; } >>"$OUT/gpu_check.log"
   echo "{\"name\":\"$name\",\"rc\":$rc,\"seconds\":$sec,\"timeout\":$limit}" >>"$WORK/steps.jsonl"
@@ -68,12 +73,18 @@ xz -dc "$ARCHIVE" | tar -xf - -C "$WORK" || fail_early "could not unpack $ARCHIV
 NODE="$WORK/node/node"
 [ -x "$NODE" ] || fail_early "the archive holds no node/node"
 export PATH="$WORK/node:$PATH"
+# the project: this working tree's files (the device tool's copy of it) with the archive's dist/
+# and node_modules; the tree's own dist/, node_modules/ and outputs stay where they are
 APP="$WORK/gsae"
+tar --exclude=./node_modules --exclude=./dist --exclude=./.cache --exclude=./runs --exclude=./.git --exclude=./.gl -cf - . | tar -xf - -C "$APP" \
+  || fail_early "could not copy the working tree into $APP"
 cp "$WORK/PACK.json" "$WORK/logs/pack.txt" 2>/dev/null || true
 
 # ---------------------------------------------------------------- 1. GPU
 HAVE_GPU=0
+export WORK HAVE_GPU
 if step gpu 30 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; then HAVE_GPU=1; fi
+export HAVE_GPU
 [ "$HAVE_GPU" = 1 ] && say "GPU: $(head -1 "$WORK/logs/gpu.txt")" || say "no GPU (nvidia-smi: $(head -1 "$WORK/logs/gpu.txt" 2>/dev/null)); the checks below run on the CPU only"
 
 # ---------------------------------------------------------------- 2. loaders
@@ -111,12 +122,19 @@ step dawn 90 "$NODE" dist/experiments/bench/gpu/dawn_probe.js
 step equivalence 200 "$NODE" node_modules/vitest/vitest.mjs run test/backends/gpujs/equivalence.test.ts --reporter=default --reporter=json --outputFile="$OUT/equivalence.json"
 
 # ---------------------------------------------------------------- 6. bench beside PyTorch
-PY=$(command -v python3 || true)
+# the Python that has torch: GSAE_PEER_PYTHON, else python3 (the GPU image's), else Debian's
+PY=${GSAE_PEER_PYTHON:-}
+if [ -z "$PY" ]; then
+  for c in "$(command -v python3 || true)" /usr/bin/python3; do
+    if [ -n "$c" ] && "$c" -c 'import torch' 2>/dev/null; then PY=$c; break; fi
+  done
+fi
 DEV=cpu
 if [ -n "$PY" ] && [ "$HAVE_GPU" = 1 ] && "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then DEV=cuda; fi
-say "PyTorch peer: ${PY:-no python3} on $DEV"
+say "PyTorch peer: ${PY:-no python3 with torch} on $DEV"
 ONLY=${GSAE_GPU_BENCH_ONLY:-'^sae\.(topk|gsae|batchtopk)\.step$|^matmul\.1024\.1024\.1024$'}
 # main.js finds the peers beside the project (../shared/bench): the archive puts them at $WORK/shared
+export NODE PY DEV ONLY
 bench() { GSAE_PEER_PYTHON="${PY:-/usr/bin/python3}" "$NODE" dist/experiments/bench/main.js --json --peer-device "$DEV" --only "$ONLY"; }
 step bench 300 bench
 grep '^{' "$WORK/logs/bench.txt" >"$OUT/bench.jsonl" || true

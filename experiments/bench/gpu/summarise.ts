@@ -45,19 +45,39 @@ const gpu = gpuStep && gpuStep.rc === 0 && gpuText ? gpuText.split('\n').filter(
 const dawn = jsonLines(log('dawn')).at(-1) ?? null;
 
 // vitest --reporter=json
+interface VitestReport {
+  numTotalTests?: number;
+  numPassedTests?: number;
+  numFailedTests?: number;
+  numPendingTests?: number;
+  success?: boolean;
+  testResults?: { assertionResults?: { ancestorTitles?: string[]; status?: string; fullName?: string }[] }[];
+}
 let equivalence: Record<string, unknown> | null = null;
+const testedModes = new Map<string, { passed: number; failed: number }>();
+const failedTests: string[] = [];
 const eqFile = path.join(out, 'equivalence.json');
 if (existsSync(eqFile)) {
   try {
-    const r = JSON.parse(readFileSync(eqFile, 'utf8')) as { numTotalTests?: number; numPassedTests?: number; numFailedTests?: number; numPendingTests?: number; success?: boolean };
+    const r = JSON.parse(readFileSync(eqFile, 'utf8')) as VitestReport;
     equivalence = { total: r.numTotalTests, passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests, success: r.success };
+    // each test sits under a "mode <name>" describe block
+    for (const a of (r.testResults ?? []).flatMap((t) => t.assertionResults ?? [])) {
+      const mode = (a.ancestorTitles ?? []).map((t) => /^mode (\S+)$/.exec(t)?.[1]).find(Boolean);
+      if (!mode) continue;
+      const e = testedModes.get(mode) ?? { passed: 0, failed: 0 };
+      if (a.status === 'passed') e.passed++;
+      else if (a.status === 'failed') {
+        e.failed++;
+        failedTests.push(a.fullName ?? '?');
+      }
+      testedModes.set(mode, e);
+    }
   } catch (e) {
     equivalence = { error: `unreadable vitest report: ${(e as Error).message}` };
   }
 }
-const eqText = log('equivalence');
-const skippedModes = [...eqText.matchAll(/\[gpujs equivalence\] mode skipped — (.*)/g)].map((m) => m[1]!.trim());
-const testedModes = [...new Set([...eqText.matchAll(/mode (webgpu|headlessgl|webgl2|webgl|webasm|cpu) /g)].map((m) => m[1]!))];
+const skippedModes = [...log('equivalence').matchAll(/\[gpujs equivalence\] mode skipped — (.*)/g)].map((m) => m[1]!.trim());
 
 // bench lines: ours (gsae-*) and the peers'
 const bench = jsonLines(read(path.join(out, 'bench.jsonl')));
@@ -84,10 +104,10 @@ const summary = {
   })(),
   steps: steps.map((s) => ({ ...s, status: s.rc === 0 ? 'ok' : s.rc === 124 ? 'timed out' : `exit ${s.rc}`, output_tail: tail(log(s.name)) })),
   dawn,
-  equivalence: { ...(equivalence ?? { report: 'none' }), tested_modes: testedModes, skipped_modes: skippedModes },
+  equivalence: { ...(equivalence ?? { report: 'none' }), tested_modes: Object.fromEntries(testedModes), failed_tests: failedTests.slice(0, 50), skipped_modes: skippedModes },
   bench: { lines: bench, sae_ratios: ratios },
 };
 writeFileSync(path.join(out, 'gpu_check.json'), `${JSON.stringify(summary, null, 1)}\n`);
 console.log(`gpu check: ${gpu ? gpu.join('; ') : 'no GPU'}; Dawn: ${dawn ? (dawn.ok ? `ok (${JSON.stringify((dawn as { adapter?: unknown }).adapter)})` : `${String(dawn.stage)}: ${String(dawn.error)}`) : 'not run'}; ` +
-  `equivalence: ${equivalence ? `${String(equivalence.passed ?? '?')}/${String(equivalence.total ?? '?')} passed on ${testedModes.join(', ') || 'no mode'}` : 'no report'}; ` +
+  `equivalence: ${equivalence ? `${String(equivalence.passed ?? '?')}/${String(equivalence.total ?? '?')} passed on ${[...testedModes.keys()].join(', ') || 'no mode'}` : 'no report'}; ` +
   `bench: ${bench.length} lines, ${ratios.length} SAE ratios → ${path.join(out, 'gpu_check.json')}`);
