@@ -37,8 +37,8 @@ export function steeringSweep(
   opts: { cs: readonly number[]; topN: number; meanNorm: number },
 ): SweepCell[] {
   const wuSets = associatedTokens(model, dict, latents, opts.topN);
-  const cleanSelect = meanProbs(model.logits(select));
-  const cleanScore = meanProbs(model.logits(score));
+  const cleanSelect = E.tidy(() => meanProbs(model.logits(select)));
+  const cleanScore = E.tidy(() => meanProbs(model.logits(score)));
   const out: SweepCell[] = [];
   for (const c of opts.cs) {
     latents.forEach((latent, i) => {

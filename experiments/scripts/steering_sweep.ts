@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<void> {
   let norm = 0;
   let nRows = 0;
   const probe: { x: E.Tensor; g: E.Tensor }[] = [];
-  sequences.forEach((toks, b) => {
+  sequences.forEach((toks, b) => E.tidy(() => {
     const r = evalModel.actsAndGrads(toks, hook);
     const d = model.cfg.n_embd;
     const a = r.acts.toArray() as Float32Array;
@@ -68,8 +68,7 @@ async function main(argv: string[]): Promise<void> {
     }
     nRows += a.length / d;
     if (b < 4) probe.push({ x: E.keep(E.reshape(r.acts, [-1, d])), g: E.keep(E.reshape(r.grads, [-1, d])) });
-    E.dispose([r.acts, r.grads]);
-  });
+  }));
   const meanNorm = norm / nRows;
   log(`hook ${hook}, E||x|| ${meanNorm.toFixed(4)}; c ∈ {${cs.join(', ')}}, ${L} latents, top ${topN} tokens`);
 

@@ -27,7 +27,9 @@ describe('steering sweep', () => {
     const hook = 'blocks.1.hook_resid_pre';
     const latents = [0, 3, 7];
     const opts = { cs: [0.5, 2], topN: 4, meanNorm: 3 };
+    const live = E.memory().tensors;
     const same = steeringSweep(model, dict, hook, b, b, latents, opts);
+    expect(E.memory().tensors).toBe(live); // every intermediate is freed (a sweep runs hundreds of forwards)
     expect(same.map((x) => [x.c, x.latent])).toEqual([[0.5, 0], [0.5, 3], [0.5, 7], [2, 0], [2, 3], [2, 7]]);
     for (const c of opts.cs) {
       const ref = steer(model, dict, hook, [b], latents, { c, topN: 4, meanNorm: 3 });
