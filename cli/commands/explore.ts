@@ -53,6 +53,8 @@ export const exploreCommand: CommandModule<object, ExploreArgs> = {
     for (const k of ['match-threshold', 'split-threshold'] as const) {
       if (!(a[k] > -1 && a[k] <= 1)) throw new Error(`--${k} must be a cosine in (-1, 1], got ${a[k]}`);
     }
+    if (!Number.isInteger(a['steering-contexts']) || a['steering-contexts'] < 0) throw new Error(`--steering-contexts must be a non-negative integer (0 skips the steering effect), got ${a['steering-contexts']}`);
+    if (!Number.isInteger(a['steering-len']) || a['steering-len'] < 1) throw new Error(`--steering-len must be a positive integer, got ${a['steering-len']}`);
     let prepared: string[] = [];
     if (a.compute) {
       const log = (s: string) => process.stderr.write(`${s}\n`);

@@ -1,7 +1,8 @@
 /**
  * `gsae explore` computes the features it needs before serving, so one command opens the
  * explorer on a fresh run of `gsae experiment`: for the dictionaries on show by default (each
- * g-SAE and the TopK of the same k, the comparison view's pairs; every SAE with `all`) whose
+ * g-SAE and the TopK of the same k, the comparison view's pairs, of the first seed; every SAE
+ * with `all`) whose
  * `features/` is missing or was interrupted, it runs `gsae features` (experiments/features/run.ts,
  * same files, same defaults except the steering effect's size) over the run's held-out eval
  * store, one SAE after the other, resuming an interrupted pass from its checkpoint.
@@ -40,12 +41,25 @@ export function featuresState(saeDir: string): FeaturesState {
   }
 }
 
-/** The dictionaries explore needs features for: the default comparison pairs' members (all with `all`; a lone SAE itself). */
+/**
+ * The dictionaries explore needs features for: the members of the default comparison pairs (each
+ * g-SAE and the TopK of its k) of the run's first seed — a three-seed run has every SAE in some
+ * pair, and one seed's dictionaries are what the latent views need; the comparison view works on
+ * decoders alone — or every SAE with `all`; a lone SAE itself.
+ */
 export function neededDictionaries(target: string, all: boolean): { id: string; dir: string }[] {
   const found = findDictionaries(target);
   if (all || found.dirs.length === 1) return found.dirs;
   const withSpec = found.dirs.map((d) => ({ ...d, spec: readSaelens(d.dir).spec }));
-  const ids = new Set(defaultPairs(withSpec).flat());
+  const pairs = defaultPairs(withSpec);
+  const seedOf = (id: string): number | null => {
+    const m = /-s(\d+)$/.exec(id);
+    return m ? Number(m[1]) : null;
+  };
+  const seeds = pairs.flat().map(seedOf).filter((v): v is number => v !== null);
+  const first = seeds.length ? Math.min(...seeds) : null;
+  const chosen = first === null ? pairs : pairs.filter(([a, b]) => seedOf(a) === first && seedOf(b) === first);
+  const ids = new Set(chosen.flat());
   return found.dirs.filter((d) => ids.has(d.id));
 }
 
@@ -130,7 +144,11 @@ export async function prepareFeatures(target: string, o: PrepareOptions): Promis
   const todo = needed.map((d) => ({ ...d, state: featuresState(d.dir) })).filter((d) => d.state !== 'complete');
   const present = needed.filter((d) => !todo.some((t) => t.id === d.id)).map((d) => d.id);
   const res: PrepareResult = { computed: [], present, store: null, interrupted: false, summary: [] };
-  if (todo.length === 0) return res;
+  const which = o.all || needed.length === 1 ? '' : ' (the TopK / g-SAE pairs of the first seed; --all: every SAE)';
+  if (todo.length === 0) {
+    o.log(`explore: features present for all ${needed.length} dictionar${needed.length === 1 ? 'y' : 'ies'} needed${which}`);
+    return res;
+  }
 
   let store: string;
   if (o.store) {
@@ -155,7 +173,7 @@ export async function prepareFeatures(target: string, o: PrepareOptions): Promis
 
   const model = await loadModel(target, o);
   const steering = o.steeringContexts > 0 ? `steering effect on ${o.steeringContexts} × ${o.steeringLen} tokens` : 'no steering effect (--steering-contexts 0)';
-  o.log(`explore: computing features for ${todo.length} of ${needed.length} dictionar${needed.length === 1 ? 'y' : 'ies'} (${todo.map((t) => `${t.id}${t.state === 'interrupted' ? ' (resuming)' : ''}`).join(', ')}); ${steering}`);
+  o.log(`explore: computing features for ${todo.length} of the ${needed.length} dictionar${needed.length === 1 ? 'y' : 'ies'} needed${which}: ${todo.map((t) => `${t.id}${t.state === 'interrupted' ? ' (resuming)' : ''}`).join(', ')}; ${steering}`);
   const t0 = Date.now();
   for (const [i, d] of todo.entries()) {
     const left = todo.length - i;

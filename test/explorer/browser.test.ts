@@ -44,6 +44,7 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
   const errors: string[] = [];
   const measured: string[] = [];
   const PROMPT = 'First Citizen:\nBefore we proceed any further, hear me speak.';
+  const PREPARED = 'computed features of topk-k4-s0 over 192 held-out tokens of <store> in 1.0 s (no steering effect)';
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -52,7 +53,8 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
     const t0 = performance.now();
     const bundle = await bundleExplorer({ minify: true });
     measured.push(`bundle ${(bundle.length / 1e6).toFixed(2)} MB (minified) in ${(performance.now() - t0).toFixed(0)} ms`);
-    site = buildSite(fx.runDir, { bundle });
+    // as `gsae explore` passes what it computed before serving (prepare.ts), shown on the landing page
+    site = buildSite(fx.runDir, { bundle, prepared: [PREPARED] });
     served = await serveSite(site, 0, '127.0.0.1');
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
@@ -91,6 +93,7 @@ describe.skipIf(unavailable !== null)('explorer in headless Chromium', () => {
     expect(ids).toEqual(['topk-k4', 'gsae-k4-b1']);
     expect(await page.$$eval('main .card[data-rendered="vega"] svg', (x) => x.length)).toBeGreaterThanOrEqual(3);
     expect(await page.$$eval('main img[alt="run/plots/fvu.svg"]', (x) => x.length)).toBe(1);
+    expect(await page.textContent('[data-test="prepared"]')).toContain(PREPARED);
     await shot('results');
     expect(errors).toEqual([]);
   });

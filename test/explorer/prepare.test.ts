@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exploreCommand } from '../../cli/commands/explore.js';
-import { featuresState, prepareFeatures, runEvalStore, type PrepareOptions } from '../../experiments/explorer/prepare.js';
+import { featuresState, neededDictionaries, prepareFeatures, runEvalStore, type PrepareOptions } from '../../experiments/explorer/prepare.js';
 import { buildSite } from '../../experiments/explorer/site.js';
 import { serveSite } from '../../experiments/explorer/server.js';
 import type { SiteManifest } from '../../experiments/explorer/manifest.js';
@@ -64,10 +64,21 @@ describe('gsae explore computes missing features', () => {
     );
   });
 
+  it('by default needs the comparison pairs of the first seed; --all every SAE', () => {
+    const { model } = tinyModel();
+    const multi = join(root, 'multi');
+    const ids = ['gsae-k4-b1-s1', 'gsae-k4-b1-s2', 'relu-s1', 'topk-k4-s1', 'topk-k4-s2', 'topk-k8-s1'];
+    ids.forEach((id, i) => randomSae(join(multi, 'runs', id, 'sae'), { kind: id.startsWith('gsae') ? 'gsae' : 'topk', dIn: model.cfg.n_embd, dSae: 8, k: id.includes('k8') ? 8 : id.startsWith('relu') ? 2 : 4, seed: i }));
+    expect(neededDictionaries(multi, false).map((d) => d.id)).toEqual(['gsae-k4-b1-s1', 'topk-k4-s1']);
+    expect(neededDictionaries(multi, true).map((d) => d.id)).toEqual(ids);
+    expect(neededDictionaries(runDir, false).map((d) => d.id)).toEqual(['gsae-k4-b1-s0', 'topk-k4-s0']);
+  });
+
   it('--no-compute refuses with the one-line message and writes nothing', async () => {
     const err = await runCli(exploreCommand, ['explore', runDir, '--no-compute', '--cache', cache, '--port', '0']).catch((e: Error) => e);
     expect((err as Error).message).toBe(`no features under ${runDir} (3 SAE folders, none with features/index.json): run 'gsae features <sae-dir> --store <held-out store>' first`);
     for (const id of ['topk-k4-s0', 'gsae-k4-b1-s0', 'topk-k8-s0']) expect(existsSync(join(sae(id), 'features'))).toBe(false);
+    await expect(runCli(exploreCommand, ['explore', runDir, '--steering-contexts', '-1'])).rejects.toThrow('--steering-contexts must be a non-negative integer (0 skips the steering effect), got -1');
   });
 
   it('refuses a store that overlaps the training tokens (the held-out check still holds)', async () => {
