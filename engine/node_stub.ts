@@ -1,10 +1,12 @@
 /**
- * Stand-ins for the Node built-ins that the engine, GPT-2 and SAE modules import, used only in
- * the explorer's page bundle (bundle.ts aliases every `node:*` import here). The page reads no
- * files and starts no worker threads; if code reaches one of these it throws saying which.
+ * Stand-ins for the Node built-ins that the engine, GPT-2 and SAE modules import, used only when
+ * they are bundled for a browser page: the explorer's page (experiments/explorer/bundle.ts) and the
+ * gpujs browser equivalence harness (test/backends/gpujs/browser/harness.ts) alias every `node:*`
+ * import here. The pages read no files and start no worker threads; if code reaches one of these
+ * it throws saying which. One file for both bundles, so a new Node import in the engine is stubbed once.
  */
 function unavailable(what: string): never {
-  throw new Error(`${what} is a Node API; not available in the explorer page`);
+  throw new Error(`${what} is a Node API; not available in a browser page`);
 }
 
 // node:module

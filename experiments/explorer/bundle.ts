@@ -1,7 +1,7 @@
 /**
  * The page bundle: page/main.ts with the engine, GPT-2, the SAE inference code and vega /
  * vega-lite, bundled by rolldown into one classic script (IIFE; see html.ts for why not ESM).
- * `node:*` imports become the stubs of page/node_stub.ts: the page never touches files, and the
+ * `node:*` imports become the stubs of engine/node_stub.ts: the page never touches files, and the
  * wasm backend runs single-threaded there (worker_threads is Node's; a page's main thread may
  * not Atomics.wait).
  *
@@ -34,7 +34,7 @@ export async function bundleExplorer(opts: { minify?: boolean } = {}): Promise<s
   } catch {
     throw new Error(`the explorer page is not built (${PREBUILT} is missing) and rolldown is not installed to build it: run 'npm install && npm run build'`);
   }
-  const stub = path.join(path.dirname(entry), 'node_stub.ts');
+  const stub = path.join(path.dirname(entry), '..', '..', '..', 'engine', 'node_stub.ts');
   const alias: Record<string, string> = {};
   for (const m of ['fs', 'module', 'os', 'path', 'worker_threads', 'url', 'child_process', 'crypto', 'v8']) {
     alias[`node:${m}`] = stub;

@@ -137,7 +137,7 @@ function probeWebGpuSync(): ModeStatus {
     else {
       try {
         Object.assign(globalThis, d.dawn.globals);
-        const g = globalThis as { navigator?: Record<string, unknown> };
+        const g = globalThis as unknown as { navigator?: Record<string, unknown> };
         if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
         Object.defineProperty(g.navigator!, 'gpu', { value: d.dawn.create([]), configurable: true });
         dawnWired = { ok: true, file: d.file };

@@ -3,7 +3,7 @@
  * WebGL2 and WebGL (GLSL kernels) and WebGPU (WGSL kernels), on SwiftShader when there is no GPU.
  *
  *  1. bundles browser/page.ts (engine + backends + cases + fast-check) with rolldown; `node:*`
- *     imports become the stubs in node_stub.ts;
+ *     imports become the stubs in engine/node_stub.ts;
  *  2. serves it, with gpu.js's browser build, from a node:http server on 127.0.0.1 (a localhost
  *     origin is a secure context, which WebGPU requires);
  *  3. drives Debian's `chromium` through playwright-core (no downloaded browser) and evaluates
@@ -54,7 +54,7 @@ export function browserUnavailable(): string | null {
 /** The page bundle (ES module source). */
 export async function bundlePage(): Promise<string> {
   const { rolldown } = await import('rolldown');
-  const stub = path.join(here, 'node_stub.ts');
+  const stub = path.join(here, '..', '..', '..', '..', 'engine', 'node_stub.ts');
   const alias: Record<string, string> = {};
   for (const m of ['fs', 'module', 'os', 'path', 'worker_threads', 'url', 'child_process']) {
     alias[`node:${m}`] = stub;
