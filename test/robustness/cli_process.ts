@@ -64,14 +64,5 @@ export function errorLines(stderr: string): string[] {
   return stderr.split(/[\r\n]+/).filter((l) => l.startsWith('gsae:'));
 }
 
-/** A small seeded generator (mulberry32) for kill times: the test's random choices repeat exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator for kill times (the gradcheck helpers' mulberry32): the test's random choices repeat exactly. */
+export { prng as seededRandom } from '../engine/gradcheck.js';

@@ -1,5 +1,6 @@
 /** Arbitraries and small host helpers shared by the SAE property tests. */
 import fc from 'fast-check';
+import { expect } from 'vitest';
 import * as E from '../../engine/index.js';
 import type { Params } from '../../sae/common.js';
 
@@ -64,4 +65,19 @@ export function rowNorms(data: ArrayLike<number>, rows: number, cols: number): n
     out.push(Math.sqrt(s));
   }
   return out;
+}
+
+/** Every named array of `got` equals `want` to |Δ| ≤ abs·max(1, max|want|) + rel·|want|, with the first offender named. */
+export function expectAllClose(got: Record<string, number[]>, want: Record<string, number[]>, rel: number, abs: number, what: string): void {
+  expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+  for (const key of Object.keys(want)) {
+    const a = got[key]!, b = want[key]!;
+    expect(a.length, `${what} ${key} length`).toBe(b.length);
+    const scale = Math.max(1, ...b.map(Math.abs));
+    a.forEach((v, i) => {
+      if (!(Math.abs(v - b[i]!) <= abs * scale + rel * Math.abs(b[i]!))) {
+        expect.fail(`${what}: ${key}[${i}] = ${v}, want ${b[i]} (all: ${JSON.stringify(a)} vs ${JSON.stringify(b)})`);
+      }
+    });
+  }
 }

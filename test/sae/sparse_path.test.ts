@@ -16,7 +16,7 @@ import { ArraySource } from '../../sae/data.js';
 import { SaeTrainer } from '../../sae/trainer.js';
 import { preActsAt, type Params } from '../../sae/common.js';
 import type { Variant } from '../../sae/variant.js';
-import { arr, deviceParams, dimsArb, dyadic, moderate, rawSaeArb, type Dims, type RawSae } from './helpers.js';
+import { arr, deviceParams, dimsArb, dyadic, expectAllClose, moderate, rawSaeArb, type Dims, type RawSae } from './helpers.js';
 
 /**
  * The same update as a composite of elementwise ops (~13 passes per tensor): the definition the
@@ -108,19 +108,6 @@ function evaluate(p: Problem, sparse: boolean, dtype: 'float32' | 'float64'): Re
   });
 }
 
-function expectAllClose(got: Record<string, number[]>, want: Record<string, number[]>, rel: number, abs: number, what: string): void {
-  expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
-  for (const key of Object.keys(want)) {
-    const a = got[key]!, b = want[key]!;
-    expect(a.length, `${what} ${key} length`).toBe(b.length);
-    const scale = Math.max(1, ...b.map(Math.abs));
-    a.forEach((v, i) => {
-      if (!(Math.abs(v - b[i]!) <= abs * scale + rel * Math.abs(b[i]!))) {
-        expect.fail(`${what}: ${key}[${i}] = ${v}, want ${b[i]} (all: ${JSON.stringify(a)} vs ${JSON.stringify(b)})`);
-      }
-    });
-  }
-}
 
 describe('sparse TopK-family training path', () => {
   it('float64: same loss, terms, x̂, f and gradients as the dense path (topk, g-SAE z/s, rms, AuxK)', () => {
