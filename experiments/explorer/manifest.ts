@@ -1,7 +1,7 @@
 /**
  * What the explorer's page reads first (`manifest.json`): the dictionaries on show, where their
  * data lives inside the site, the model to run in the page, the run's results, and which pairs
- * the comparison view offers. Written by site.ts (Node), read by page/main.ts (browser); plain
+ * the comparison view offers. Written by site.ts (Node), read by the page (page/, browser); plain
  * JSON, paths relative to the site root.
  */
 import type { SaeSpec } from '../../sae/saelens.js';
