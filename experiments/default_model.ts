@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { loadHfDir, type Gpt2Params } from '../models/gpt2/params.js';
 import type { Gpt2Config } from '../models/gpt2/config.js';
 import { loadTokenizer, type Tokenizer } from '../models/gpt2/tokenizer.js';
-import { PRESETS, PRESET_CORPUS, train } from '../models/gpt2/train.js';
+import { train } from '../models/gpt2/train.js';
+import { PRESETS, PRESET_CORPUS } from '../models/gpt2/presets.js';
 import { Progress } from '../engine/io/progress.js';
 
 export const SHIPPED_MODEL = 'data/default-model';

@@ -23,3 +23,4 @@ export * from './checkpoint.js';
 export * from './saelens.js';
 export * from './model.js';
 export * from './trainer.js';
+export { LOG_FILE, type LogRecord } from './train_log.js';

@@ -3,57 +3,35 @@
  * signature, Adam with warm-up/decay, SAELens-named logs (JSONL), a progress bar, atomic
  * checkpoints and exact resume.
  *
- * Step t (1-based), all inside one jitted function:
- *   x ← c·x, g ← g/c (input normalisation, c fixed at init)
- *   loss, grads ← valueAndGrad(variant.loss)      (AuxK only when some latent is dead)
- *   unit-norm variants: remove each decoder row's gradient component along the row
- *   Adam update; unit-norm variants: renormalise decoder rows
- *   dead counters (tokens since each latent fired) and variant buffers updated
- * The host computes the step's scalars (LR and λ schedules, Adam bias corrections) in float64
- * and passes them as 0-d tensors, so one plan serves every step. The only per-step read-back is
- * the dead count (to decide whether the next step runs AuxK); metrics are read at log steps.
+ * This file holds the run: its state on the device, the loop (plain or interruptible), log
+ * records, divergence errors, checkpoints. The pieces it drives live beside it: the jitted step
+ * (train_step.ts), the JSONL log (train_log.ts), the SAELens export (export.ts) and neuron
+ * resampling (resampling.ts). The only per-step read-backs are the non-finite check and the dead
+ * count (to decide whether the next step runs AuxK); metrics are read at log steps.
  *
  * Exact resume: the checkpoint holds the unfolded parameters, Adam moments, buffers, RNG state,
  * the source cursor and the AuxK flag; a resumed run replays the same kernels on the same
  * values, so it ends with bitwise the same weights as an uninterrupted run (tested).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { isTopkFamily, resolveConfig, type SaeTrainConfig } from './config.js';
-import {
-  batchMetrics,
-  deadMaskOf,
-  decode,
-  explainedVarianceOf,
-  firedAny,
-  foldScale,
-  host,
-  initBDec,
-  normalisationScale,
-  normaliseRows,
-  removeParallelGrad,
-  sparseFiringStats,
-  toDevice,
-  toHost,
-  updateSinceFired,
-  type HostParams,
-  type Params,
-} from './common.js';
-import { adamScalars, adamUpdate, type AdamState } from './adam.js';
+import { host, initBDec, normalisationScale, toDevice, toHost, type HostParams, type Params } from './common.js';
+import { adamScalars, type AdamState } from './adam.js';
 import { lambdaAt, lrAt } from './schedule.js';
 import { getVariant } from './variants.js';
-import { sparseCodeOf } from './topk.js';
 import type { Variant } from './variant.js';
 import { readRows, type BatchSource } from './data.js';
 import { readCheckpoint, writeCheckpoint, type TrainCheckpoint } from './checkpoint.js';
-import { writeSaelens, type SaeSpec } from './saelens.js';
+import { writeSaelens } from './saelens.js';
 import { makeSae, type SaeModel } from './model.js';
-import { reluEncode, resampleDead } from './relu_l1.js';
-import { removeStaleTemps, writeFileAtomic } from '../engine/io/atomic.js';
+import { removeStaleTemps } from '../engine/io/atomic.js';
 import { Progress } from '../engine/io/progress.js';
-
-export type LogRecord = Record<string, number>;
+import { disposeReplaced, makeStepFn, scalar32, SINCE, type StepFn, type StepScalars } from './train_step.js';
+import { appendLog, LOG_FILE, truncateLog, type LogRecord } from './train_log.js';
+import { exportSaeOf, type ExportedSae } from './export.js';
+import { resampleDeadLatents } from './resampling.js';
 
 export interface RunResult {
   step: number;
@@ -81,41 +59,7 @@ export interface TrainerOptions {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.msgpack';
-export const LOG_FILE = 'train_log.jsonl';
 export const SAE_DIR = 'sae';
-
-const SINCE = 'since_fired';
-
-/** What E.jit adds to a compiled function. */
-interface CompiledExtras {
-  cacheSize(): number;
-  dispose(): void;
-}
-
-interface StepScalars {
-  stepSize: E.Tensor;
-  sqrtBc2: E.Tensor;
-  decay: E.Tensor;
-  coeff: E.Tensor;
-  tau: E.Tensor;
-}
-
-interface StepOut {
-  params: Params;
-  opt: AdamState;
-  buffers: Params;
-  metrics: Record<string, E.Tensor>;
-  /** Σ 0·v over the loss and every new parameter: exactly 0 unless one holds NaN or ±Inf. */
-  nonFinite: E.Tensor;
-}
-
-const scalar32 = (v: number): E.Tensor => E.tensor(new Float32Array([v]), []);
-
-/** Disposes the tensors of `old` that are not carried over into `next` (jit may pass some through). */
-function disposeReplaced(old: unknown, next: unknown): void {
-  const keepSet = new Set(E.tensorLeaves(next));
-  for (const t of E.tensorLeaves(old)) if (!keepSet.has(t)) t.dispose();
-}
 
 export class SaeTrainer {
   readonly variant: Variant;
@@ -130,7 +74,7 @@ export class SaeTrainer {
   private anyDead: boolean;
   private lastResample: number;
   private readonly rng: E.Rng;
-  private readonly stepFn: ((...args: unknown[]) => StepOut) & CompiledExtras;
+  private readonly stepFn: StepFn;
   private progress: Progress | null = null;
   /** Step of the last checkpoint this run wrote or resumed from. */
   private checkpointStep: number | null = null;
@@ -154,7 +98,7 @@ export class SaeTrainer {
     this.tokens = state.tokens;
     this.lastResample = state.lastResample;
     this.anyDead = state.anyDead;
-    this.stepFn = E.jit(this.makeStep()) as unknown as ((...args: unknown[]) => StepOut) & CompiledExtras;
+    this.stepFn = makeStepFn(cfg, this.variant, scale);
     if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
   }
 
@@ -209,40 +153,6 @@ export class SaeTrainer {
     return readCheckpoint(checkpointPath).cfg;
   }
 
-  private makeStep() {
-    const { cfg, variant, scale } = this;
-    const unit = variant.unitNormDecoder(cfg);
-    return (params: Params, opt: AdamState, buffers: Params, xRaw: E.Tensor, gRaw: E.Tensor | null, sc: StepScalars, anyDead: boolean): StepOut => {
-      const x = scale === 1 ? xRaw : E.mul(xRaw, scale);
-      const g = gRaw === null ? null : scale === 1 ? gRaw : E.mul(gRaw, 1 / scale);
-      const B = x.shape[0]!;
-      const deadMask = anyDead ? deadMaskOf(buffers[SINCE]!, cfg.deadTokens) : null;
-      const lossFn = (p: Params) => {
-        const r = variant.loss(p, { x, g }, { cfg, coeff: sc.coeff, deadMask });
-        return [r.loss, r] as const;
-      };
-      const [[loss, res], grads0] = E.valueAndGrad(lossFn, { hasAux: true })(params) as [[E.Tensor, ReturnType<Variant['loss']>], Params];
-      const grads = unit ? { ...grads0, W_dec: removeParallelGrad(params.W_dec!, grads0.W_dec!) } : grads0;
-      const up = adamUpdate(params, grads, opt, sc, cfg);
-      const newParams = unit ? { ...up.params, W_dec: normaliseRows(up.params.W_dec!) } : up.params;
-      // firing statistics from the sparse code when there is one (no dense [B, m] f is built)
-      const code = sparseCodeOf(res);
-      const stats = code ? sparseFiringStats(code, cfg.dSae) : null;
-      const since = updateSinceFired(buffers[SINCE]!, stats ? stats.fired : firedAny(res.f), B, cfg.deadTokens);
-      const { [SINCE]: _old, ...vbuf } = buffers;
-      const newBuffers = { ...variant.updateBuffers(vbuf, res, sc.tau), [SINCE]: since };
-      const { l0, explainedVariance } = stats ? { l0: stats.l0, explainedVariance: explainedVarianceOf(x, res.xHat) } : batchMetrics(x, res.xHat, res.f);
-      const metrics: Record<string, E.Tensor> = { 'losses/overall_loss': loss };
-      for (const [k, v] of Object.entries(res.parts)) metrics[`losses/${k}`] = v;
-      metrics['metrics/l0'] = l0;
-      metrics['metrics/explained_variance'] = explainedVariance;
-      metrics['sparsity/dead_features'] = E.sum(deadMaskOf(since, cfg.deadTokens));
-      // 0·v is 0 for finite v and NaN for NaN/±Inf, so this sum cannot overflow or cancel.
-      const nonFinite = Object.values(newParams).reduce((acc, p) => E.add(acc, E.sum(E.mul(p, 0))), E.mul(loss, 0));
-      return { params: newParams, opt: up.state, buffers: newBuffers, metrics, nonFinite };
-    };
-  }
-
   /** Runs one optimisation step; returns the log record when this step logs, else null. */
   trainStep(): LogRecord | null {
     const { cfg } = this;
@@ -291,7 +201,7 @@ export class SaeTrainer {
       if (this.buffers.threshold) rec['details/topk_threshold'] = this.buffers.threshold.item(); // on z, which folding leaves unchanged
       rec['details/elapsed_seconds'] = (Date.now() - this.t0) / 1000;
       this.lastLog = rec;
-      if (this.opts.outDir) appendFileSync(join(this.opts.outDir, LOG_FILE), `${JSON.stringify(rec)}\n`);
+      if (this.opts.outDir) appendLog(this.opts.outDir, rec);
       this.opts.onLog?.(rec);
     }
     E.dispose(out.metrics);
@@ -396,34 +306,12 @@ export class SaeTrainer {
     removeStaleTemps(join(dir, SAE_DIR));
   }
 
-  /** The SAE in SAELens form on raw activations (normalisation folded in). */
-  exported(): { spec: SaeSpec; params: HostParams; extra: Record<string, unknown> } {
-    const { cfg } = this;
+  /** The SAE in SAELens form on raw activations (normalisation folded in; see export.ts). */
+  exported(): ExportedSae {
     const buffers = toHost(this.buffers);
     delete buffers[SINCE];
-    const { architecture, params } = this.variant.exportParams(toHost(this.params), buffers, cfg);
-    const kind = cfg.variant === 'gsae' ? 'gsae' : architecture;
-    const spec: SaeSpec = {
-      kind,
-      architecture,
-      dIn: cfg.dIn,
-      dSae: cfg.dSae,
-      variant: cfg.variant,
-      applyBDecToInput: true,
-      normalizeActivations: 'none',
-      modelName: cfg.modelName,
-      hookName: cfg.hookName,
-      hookLayer: cfg.hookLayer,
-      hookHeadIndex: null,
-      contextSize: cfg.contextSize,
-      datasetPath: cfg.datasetPath,
-      prependBos: true,
-    };
-    if (architecture === 'topk') spec.k = cfg.k;
-    if (kind === 'gsae') Object.assign(spec, { beta: cfg.beta, valueSource: cfg.valueSource, gradNorm: cfg.gradNorm });
-    const extra: Record<string, unknown> = { normalisationScale: this.scale, trainedSteps: this.step, trainedTokens: this.tokens };
-    if (cfg.variant === 'batchtopk') Object.assign(extra, { k: cfg.k, threshold: buffers.threshold!.data[0] });
-    return { spec, params: foldScale(params, this.scale), extra };
+    const { cfg, variant, scale, step, tokens } = this;
+    return exportSaeOf({ cfg, variant, params: toHost(this.params), buffers, scale, step, tokens });
   }
 
   exportSae(dir: string): void {
@@ -442,40 +330,16 @@ export class SaeTrainer {
     return toHost(this.params);
   }
 
-  /** Neuron resampling (relu_l1) of latents dead at step t; see relu_l1.ts. */
+  /** Neuron resampling (relu_l1) of latents dead at step t; see resampling.ts. */
   private resample(t: number): void {
-    const { cfg } = this;
-    const since = this.buffers[SINCE]!.toArray();
-    const dead: number[] = [];
-    since.forEach((v, i) => {
-      if (v >= cfg.deadTokens) dead.push(i);
-    });
-    this.lastResampled = dead;
-    if (dead.length === 0) return;
-    const cursor = this.source.getState();
-    const s = readRows(this.source, cfg.resampleSamples, cfg.batchSize);
-    this.source.setState(cursor);
-    const xs = this.scale === 1 ? s.x : s.x.map((v) => v * this.scale);
-    const sq = new Float64Array(s.rows);
-    for (let r0 = 0; r0 < s.rows; r0 += cfg.batchSize) {
-      const n = Math.min(cfg.batchSize, s.rows - r0);
-      const part = E.tidy(() => {
-        const x = E.tensor(xs.subarray(r0 * cfg.dIn, (r0 + n) * cfg.dIn), [n, cfg.dIn]);
-        const e = E.sub(x, decode(this.params, reluEncode(this.params, x)));
-        return E.sum(E.mul(e, e), 1).toArray();
-      });
-      sq.set(part, r0);
-    }
-    const p = toHost(this.params);
-    const m = toHost(this.opt.m);
-    const v = toHost(this.opt.v);
-    resampleDead(p, m, v, dead, xs, sq, this.rng.fork(`resample:${t}`), cfg.april);
-    const sinceNew = Float32Array.from(since);
-    for (const i of dead) sinceNew[i] = 0;
+    const { cfg, source, scale, params, opt, rng } = this;
+    const r = resampleDeadLatents({ cfg, source, scale, params, opt, since: this.buffers[SINCE]!, rng, t });
+    this.lastResampled = r.dead;
+    if (!r.state) return;
     E.dispose([this.params, this.opt, this.buffers[SINCE]]);
-    this.params = E.keep(toDevice(p));
-    this.opt = E.keep({ m: toDevice(m), v: toDevice(v) });
-    this.buffers = { ...this.buffers, [SINCE]: E.keep(E.tensor(sinceNew, [cfg.dSae])) };
+    this.params = E.keep(toDevice(r.state.params));
+    this.opt = E.keep({ m: toDevice(r.state.m), v: toDevice(r.state.v) });
+    this.buffers = { ...this.buffers, [SINCE]: E.keep(E.tensor(r.state.since, [cfg.dSae])) };
     this.lastResample = t;
   }
 
@@ -490,21 +354,4 @@ function checkSource(cfg: SaeTrainConfig, variant: Variant, source: BatchSource)
   if (variant.needsGrad && !source.hasGrad) {
     throw new Error(`data ${source.describe()}: the g-SAE needs gradients g = ∂L/∂x with the activations, and this source has none`);
   }
-}
-
-/** Keeps only the log lines up to `step` (a resumed run rewrites what followed its checkpoint). */
-function truncateLog(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .filter((l) => {
-      try {
-        return (JSON.parse(l) as { step?: number }).step! <= step;
-      } catch {
-        return false;
-      }
-    });
-  // atomic: a kill while rewinding must not lose the lines before the checkpoint
-  writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
 }

@@ -14,7 +14,9 @@ import type { Gpt2Params } from '../../models/gpt2/params.js';
 import type { Tokenizer } from '../../models/gpt2/tokenizer.js';
 import { parseSteerFlag, resolveSteers, steeredSample } from '../../experiments/features/steer_sample.js';
 import { sequentialBatches, tokenizeCorpus } from '../../models/gpt2/data.js';
-import { PRESETS, PRESET_CORPUS, train, type TrainOptions } from '../../models/gpt2/train.js';
+import { train } from '../../models/gpt2/train.js';
+import { PRESETS, PRESET_CORPUS } from '../../models/gpt2/presets.js';
+import type { TrainOptions } from '../../models/gpt2/train_options.js';
 import { InterruptedError, watchInterrupt } from '../interrupt.js';
 import { Progress, formatDuration } from '../../engine/io/progress.js';
 

@@ -11,7 +11,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { BASE_DEFAULTS, ConfigError, VARIANTS, hookLayerOf, type SaeTrainConfig } from '../../sae/config.js';
 import { openSafetensorsSource, type BatchSource } from '../../sae/data.js';
 import { StoreSource } from '../../sae/store/source.js';
-import { CHECKPOINT_FILE, LOG_FILE, SAE_DIR, SaeTrainer, type RunResult } from '../../sae/trainer.js';
+import { CHECKPOINT_FILE, SAE_DIR, SaeTrainer, type RunResult } from '../../sae/trainer.js';
+import { LOG_FILE } from '../../sae/train_log.js';
 import { InterruptedError, watchInterrupt } from '../interrupt.js';
 
 const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -15,7 +15,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MIXED_CORPUS, MIX_MODEL_PRESET, train } from '../../models/gpt2/train.js';
+import { train } from '../../models/gpt2/train.js';
+import { MIXED_CORPUS, MIX_MODEL_PRESET } from '../../models/gpt2/presets.js';
 
 export interface PilotPoint { step: number; tokens: number; cpuSeconds: number; valLoss: number; trainLoss: number }
 export interface PilotResult { name: string; nLayer: number; nEmbd: number; params: number; cpuPerStep: number; points: PilotPoint[] }

@@ -198,7 +198,7 @@ export function configToJson(cfg: Gpt2Config): Record<string, unknown> {
   };
 }
 
-/** True when any dropout probability is non-zero (dropout is not implemented; see train.ts). */
+/** True when any dropout probability is non-zero (training then draws masks per step: dropout.ts, train.ts). */
 export function hasDropout(cfg: Gpt2Config): boolean {
   return cfg.resid_pdrop > 0 || cfg.embd_pdrop > 0 || cfg.attn_pdrop > 0;
 }

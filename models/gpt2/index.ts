@@ -15,4 +15,6 @@ export * from './tokenizer.js';
 export * from './data.js';
 export * from './sample.js';
 export * from './checkpoint.js';
+export { validateTrainOptions, type TrainOptions } from './train_options.js';
+export * from './presets.js';
 export * from './train.js';

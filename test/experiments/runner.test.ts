@@ -12,7 +12,8 @@ import { runCli as cli } from '../cli_helpers.js';
 import { saeCommand } from '../../cli/commands/sae.js';
 import { steerCommand } from '../../cli/commands/steer.js';
 import { reportCommand } from '../../cli/commands/report.js';
-import { train, DEFAULT_MODEL_PRESET } from '../../models/gpt2/train.js';
+import { train } from '../../models/gpt2/train.js';
+import { DEFAULT_MODEL_PRESET } from '../../models/gpt2/presets.js';
 import { runExperiment } from '../../experiments/runner.js';
 import { getSuite, type SuiteConfig } from '../../experiments/suites.js';
 

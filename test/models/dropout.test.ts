@@ -13,7 +13,9 @@ import { dropoutMask, dropoutSites, makeDropoutMasks } from '../../models/gpt2/d
 import type { Hooks } from '../../models/gpt2/hooks.js';
 import { forward, lossFn, tokensTensor } from '../../models/gpt2/model.js';
 import { initParams, type Gpt2Params } from '../../models/gpt2/params.js';
-import { NANOGPT_CHAR_PRESET, train, type TrainOptions } from '../../models/gpt2/train.js';
+import { train } from '../../models/gpt2/train.js';
+import { NANOGPT_CHAR_PRESET } from '../../models/gpt2/presets.js';
+import type { TrainOptions } from '../../models/gpt2/train_options.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gsae-dropout-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

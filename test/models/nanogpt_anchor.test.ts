@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.js';
-import { NANOGPT_CHAR_PRESET, train } from '../../models/gpt2/train.js';
+import { train } from '../../models/gpt2/train.js';
+import { NANOGPT_CHAR_PRESET } from '../../models/gpt2/presets.js';
 
 const fx = JSON.parse(readFileSync('test/fixtures/torch-rng/torch_rng.json', 'utf8')).anchor_short;
 const tmp = mkdtempSync(join(tmpdir(), 'gsae-anchor-'));

@@ -12,7 +12,8 @@ import { loadCheckpoint } from '../../models/gpt2/checkpoint.js';
 import { tokensTensor } from '../../models/gpt2/model.js';
 import { initParams, loadHfDir } from '../../models/gpt2/params.js';
 import { generate, sampleFromLogits } from '../../models/gpt2/sample.js';
-import { makeTrainStep, train, type TrainOptions } from '../../models/gpt2/train.js';
+import { makeTrainStep, train } from '../../models/gpt2/train.js';
+import type { TrainOptions } from '../../models/gpt2/train_options.js';
 import { adamwInit, adamwScalars } from '../../models/optim/adamw.js';
 import { clipByGlobalNorm, learningRate, type LrSchedule } from '../../models/optim/schedule.js';
 

@@ -10,7 +10,8 @@ import * as E from '../../engine/index.js';
 import { autoThresholdLr, resolveConfig, type SaeTrainConfig } from '../../sae/config.js';
 import { ArraySource } from '../../sae/data.js';
 import { disposeSae, encodeSae } from '../../sae/model.js';
-import { SaeTrainer, type LogRecord } from '../../sae/trainer.js';
+import { SaeTrainer } from '../../sae/trainer.js';
+import type { LogRecord } from '../../sae/train_log.js';
 import { makeSynthetic } from './synthetic.js';
 
 const d = 12;

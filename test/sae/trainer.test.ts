@@ -8,7 +8,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { SaeTrainer, CHECKPOINT_FILE, LOG_FILE, type LogRecord } from '../../sae/trainer.js';
+import { SaeTrainer, CHECKPOINT_FILE } from '../../sae/trainer.js';
+import { LOG_FILE, type LogRecord } from '../../sae/train_log.js';
 import type { SaeTrainConfig, VariantName } from '../../sae/config.js';
 import { disposeSae, forwardSae, loadSae } from '../../sae/model.js';
 import { makeSynthetic, syntheticSource } from './synthetic.js';
