@@ -150,6 +150,7 @@ export function buildSite(target: string, o: SiteOptions): Site {
   const found = findDictionaries(target);
   const files = new Map<string, SiteFile>();
   const notes: string[] = [];
+  const without: string[] = [];
   const dicts: DictionaryEntry[] = [];
   const indexes: (FeaturesIndex | null)[] = [];
   const specs = new Map<string, SaeSpec>();
@@ -170,8 +171,13 @@ export function buildSite(target: string, o: SiteOptions): Site {
         files.set(`${base}/${FEATURES_DIR}/${b.file}`, { type: typeOf('.json'), path: p });
       }
     } else {
-      notes.push(`${dir}: no features yet (run 'gsae features ${dir} --store <held-out store>' to browse its latents)`);
+      without.push(dir);
     }
+  }
+  // one note for all SAEs without features (a three-seed run has a dozen), naming the first
+  if (without.length === 1) notes.push(`${without[0]}: no features yet (run 'gsae features ${without[0]} --store <held-out store>' to browse its latents)`);
+  else if (without.length > 1) {
+    notes.push(`${without.length} SAEs have no features yet (${without[0]}, …): 'gsae explore --all' computes them all, or run 'gsae features <sae-dir> --store <held-out store>' for one`);
   }
   if (!dicts.some((d) => d.hasFeatures)) {
     const one = found.dirs.length === 1 ? found.dirs[0]!.dir : '<sae-dir>';
