@@ -31,6 +31,18 @@ import {
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 const hsum = (v: Ex): Ex => f32.add(f32.add(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), f32.add(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+// s = pa[0..d) · pw[0..d): 4 lanes into acc, its horizontal sum, then a scalar tail (one fixed order,
+// shared by the rows and flat kernels so both give the same bits for the same pair of vectors)
+const dot = (t: number, d4: number, d: number, pa: number, pw: number, acc: number, s: number): Ex[] => [
+  set(acc, f32x4.const(0)),
+  forLoop(t, i32.const(0), get(d4), 4,
+    set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(i32.add(get(pa), sh2(get(t)))), v128.load(i32.add(get(pw), sh2(get(t))))))),
+  ),
+  set(s, hsum(get(acc))),
+  forLoop(t, get(d4), get(d), 1,
+    set(s, f32.add(get(s), f32.mul(f32.load(i32.add(get(pa), sh2(get(t)))), f32.load(i32.add(get(pw), sh2(get(t))))))),
+  ),
+];
 
 export function addSparse(mb: ModuleBuilder): void {
   // ------------------------------------------------------------------ rows layout
@@ -46,14 +58,7 @@ export function addSparse(mb: ModuleBuilder): void {
         forLoop(j, i32.const(0), get(k), 1,
           set(p, i32.add(i32.mul(get(b), get(k)), get(j))),
           set(pw, i32.add(get(W), sh2(i32.mul(i32.load(i32.add(get(idx), sh2(get(p)))), get(d))))),
-          set(acc, f32x4.const(0)),
-          forLoop(t, i32.const(0), get(d4), 4,
-            set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(i32.add(get(pa), sh2(get(t)))), v128.load(i32.add(get(pw), sh2(get(t))))))),
-          ),
-          set(s, hsum(get(acc))),
-          forLoop(t, get(d4), get(d), 1,
-            set(s, f32.add(get(s), f32.mul(f32.load(i32.add(get(pa), sh2(get(t)))), f32.load(i32.add(get(pw), sh2(get(t))))))),
-          ),
+          ...dot(t, d4, d, pa, pw, acc, s),
           f32.store(i32.add(get(out), sh2(get(p))), get(s)),
         ),
       ),
@@ -124,14 +129,7 @@ export function addSparse(mb: ModuleBuilder): void {
         set(b, i32.div_u(get(q), get(m))),
         set(pa, i32.add(get(a), sh2(i32.mul(get(b), get(d))))),
         set(pw, i32.add(get(W), sh2(i32.mul(i32.sub(get(q), i32.mul(get(b), get(m))), get(d))))),
-        set(acc, f32x4.const(0)),
-        forLoop(t, i32.const(0), get(d4), 4,
-          set(acc, f32x4.add(get(acc), f32x4.mul(v128.load(i32.add(get(pa), sh2(get(t)))), v128.load(i32.add(get(pw), sh2(get(t))))))),
-        ),
-        set(s, hsum(get(acc))),
-        forLoop(t, get(d4), get(d), 1,
-          set(s, f32.add(get(s), f32.mul(f32.load(i32.add(get(pa), sh2(get(t)))), f32.load(i32.add(get(pw), sh2(get(t))))))),
-        ),
+        ...dot(t, d4, d, pa, pw, acc, s),
         f32.store(i32.add(get(out), sh2(get(p))), get(s)),
       ),
     );
