@@ -21,6 +21,8 @@ import { PRESETS, PRESET_CORPUS } from '../models/gpt2/presets.js';
 import { Progress } from '../engine/io/progress.js';
 
 export const SHIPPED_MODEL = 'data/default-model';
+/** The 4 × 128 tinyshakespeare model (`lm train --preset tiny`): what the tests use, whatever the default is. */
+export const TINY_MODEL = 'data/tiny-model';
 export const CORPUS = 'data/tinyshakespeare/input.txt';
 /** The `lm train` preset the default model is trained with: 'tiny' now, 'mix' once it ships. */
 export const DEFAULT_PRESET: 'tiny' | 'mix' = 'tiny';

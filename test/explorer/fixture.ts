@@ -24,7 +24,7 @@ import {
   FEATURES_FORMAT, FEATURES_VERSION, type FeatureBlock, type FeaturesIndex, type Histogram, type LatentDetail, type LatentSummary, type TokenContext,
 } from '../../experiments/features/schema.js';
 
-export const MODEL_DIR = 'data/default-model';
+export const MODEL_DIR = 'data/tiny-model';
 export const HOOK = 'blocks.2.hook_resid_pre';
 const CORPUS = 'data/tinyshakespeare/input.txt';
 export const D_SAE = 64;

@@ -15,7 +15,7 @@ import { featuresState, neededDictionaries, prepareFeatures, runEvalStore, type 
 import { buildSite } from '../../experiments/explorer/site.js';
 import { serveSite } from '../../experiments/explorer/server.js';
 import type { SiteManifest } from '../../experiments/explorer/manifest.js';
-import { CORPUS, SHIPPED_MODEL } from '../../experiments/default_model.js';
+import { CORPUS, TINY_MODEL } from '../../experiments/default_model.js';
 import { runFeatures } from '../../experiments/features/run.js';
 import type { FeatureBlock, FeaturesIndex } from '../../experiments/features/schema.js';
 import { storeDirFor } from '../../experiments/runner.js';
@@ -38,7 +38,7 @@ beforeAll(() => {
   randomSae(sae('topk-k4-s0'), { kind: 'topk', dIn: model.cfg.n_embd, dSae: D_SAE, k: 4, seed: 1, datasetPath: CORPUS });
   randomSae(sae('gsae-k4-b1-s0'), { kind: 'gsae', dIn: model.cfg.n_embd, dSae: D_SAE, k: 4, seed: 2, datasetPath: CORPUS });
   randomSae(sae('topk-k8-s0'), { kind: 'topk', dIn: model.cfg.n_embd, dSae: D_SAE, k: 8, seed: 3, datasetPath: CORPUS });
-  const meta = { suite: 'gsae-vs-topk', model: { id: model.id, dir: SHIPPED_MODEL }, config: { hook: HOOK, seqLen: SEQ, evalTokens: SEQ * SEQS, storeTrainTokens: 2000 } };
+  const meta = { suite: 'gsae-vs-topk', model: { id: model.id, dir: TINY_MODEL }, config: { hook: HOOK, seqLen: SEQ, evalTokens: SEQ * SEQS, storeTrainTokens: 2000 } };
   writeFileSync(join(runDir, 'results.json'), JSON.stringify({ meta, rows: [] }));
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -4,13 +4,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { runCli } from '../cli_helpers.js';
 import { featuresCommand } from '../../cli/commands/features.js';
-import { CORPUS, SHIPPED_MODEL } from '../../experiments/default_model.js';
+import { CORPUS, TINY_MODEL } from '../../experiments/default_model.js';
 import { randomSae, tinyStore, tmp } from './helpers.js';
 
 const dir = tmp();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const cli = (argv: string[]) => runCli(featuresCommand, ['features', ...argv, '--model', SHIPPED_MODEL, '--no-progress', '--steering-contexts', '0']);
+const cli = (argv: string[]) => runCli(featuresCommand, ['features', ...argv, '--model', TINY_MODEL, '--no-progress', '--steering-contexts', '0']);
 
 /** The error the command fails with: asserted to be a single line. */
 async function failure(argv: string[]): Promise<string> {

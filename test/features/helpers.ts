@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { CORPUS, loadModelDir, SHIPPED_MODEL, type LoadedModel } from '../../experiments/default_model.js';
+import { CORPUS, loadModelDir, TINY_MODEL, type LoadedModel } from '../../experiments/default_model.js';
 import { activationsAndGrads } from '../../models/gpt2/model.js';
 import { tokenizeCorpus } from '../../models/gpt2/data.js';
 import { buildStore } from '../../sae/store/build.js';
@@ -16,7 +16,7 @@ export const tmp = () => mkdtempSync(join(tmpdir(), 'gsae-features-'));
 let cached: { model: LoadedModel; val: Int32Array; train: Int32Array } | null = null;
 export function tinyModel(): { model: LoadedModel; val: Int32Array; train: Int32Array } {
   if (!cached) {
-    const model = loadModelDir(SHIPPED_MODEL);
+    const model = loadModelDir(TINY_MODEL);
     const c = tokenizeCorpus(CORPUS, 'gpt2-restricted', 0.9, model.tokenizer);
     cached = { model, val: c.val, train: c.train };
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { runCli } from '../cli_helpers.js';
 import { lmCommand } from '../../cli/commands/lm.js';
-import { SHIPPED_MODEL } from '../../experiments/default_model.js';
+import { TINY_MODEL } from '../../experiments/default_model.js';
 import { generate } from '../../models/gpt2/sample.js';
 import { forward } from '../../models/gpt2/model.js';
 import { logitEffects } from '../../experiments/features/logit_effects.js';
@@ -60,13 +60,13 @@ describe('steered sampling', () => {
   });
 
   it('gsae lm sample --steer prints both continuations from the same seed and the next-token change', async () => {
-    const out = await runCli(lmCommand, ['lm', 'sample', '--model', SHIPPED_MODEL, '--prompt', 'ROMEO:', '--max-new-tokens', '6', '--seed', '3', '--steer', `${saeDir}:2:0`, '--json']);
+    const out = await runCli(lmCommand, ['lm', 'sample', '--model', TINY_MODEL, '--prompt', 'ROMEO:', '--max-new-tokens', '6', '--seed', '3', '--steer', `${saeDir}:2:0`, '--json']);
     const j = JSON.parse(out.join('')) as { plain: { ids: number[] }; steered: { ids: number[] }; steers: { latent: number; meanNormFrom: string }[]; next_token: { clean: unknown[] } };
     expect(j.steered.ids).toEqual(j.plain.ids);
     expect(j.plain.ids).toHaveLength(6);
     expect(j.steers).toMatchObject([{ latent: 2, meanNormFrom: 'prompt' }]);
     expect(j.next_token.clean).toHaveLength(10);
-    const text = (await runCli(lmCommand, ['lm', 'sample', '--model', SHIPPED_MODEL, '--prompt', 'ROMEO:', '--max-new-tokens', '4', '--steer', `${saeDir}:2:8`, '--steer', `${saeDir}:3:-2`])).join('\n');
+    const text = (await runCli(lmCommand, ['lm', 'sample', '--model', TINY_MODEL, '--prompt', 'ROMEO:', '--max-new-tokens', '4', '--steer', `${saeDir}:2:8`, '--steer', `${saeDir}:3:-2`])).join('\n');
     expect(text).toMatch(/--- plain \(seed 1337\)/);
     expect(text).toMatch(/--- steered \(seed 1337\)/);
     expect(text).toMatch(/latent 3 at blocks\.2\.hook_resid_pre: c = -2/);
@@ -78,8 +78,8 @@ describe('steered sampling', () => {
     expect(() => parseSteerFlag('runs/x:a:1')).toThrow(/latent "a" is not a non-negative integer/);
     expect(() => parseSteerFlag('runs/x:1:')).toThrow(/coefficient "" is not a number/);
     expect(parseSteerFlag('C:/dir:with:colons:12:-0.5')).toEqual({ saeDir: 'C:/dir:with:colons', latent: 12, coef: -0.5 });
-    await expect(runCli(lmCommand, ['lm', 'sample', '--model', SHIPPED_MODEL, '--max-new-tokens', '2', '--steer', `${saeDir}:99:1`])).rejects.toThrow(/latent 99 is not a latent of .* \(d_sae = 16\)/);
-    await expect(runCli(lmCommand, ['lm', 'sample', '--model', SHIPPED_MODEL, '--max-new-tokens', '2', '--steer', `${join(dir, 'none')}:1:1`])).rejects.toThrow(/SAE directory .* does not exist/);
+    await expect(runCli(lmCommand, ['lm', 'sample', '--model', TINY_MODEL, '--max-new-tokens', '2', '--steer', `${saeDir}:99:1`])).rejects.toThrow(/latent 99 is not a latent of .* \(d_sae = 16\)/);
+    await expect(runCli(lmCommand, ['lm', 'sample', '--model', TINY_MODEL, '--max-new-tokens', '2', '--steer', `${join(dir, 'none')}:1:1`])).rejects.toThrow(/SAE directory .* does not exist/);
     expect(HOOK).toBe('blocks.2.hook_resid_pre');
   });
 });

@@ -132,10 +132,10 @@ beforeAll(async () => {
   mkdirSync(P('model-json'));
   writeFileSync(P('model-json', 'config.json'), '{"model_type": "gpt2", ');
   mkdirSync(P('model-nosf'));
-  copyFileSync('data/default-model/config.json', P('model-nosf', 'config.json'));
-  cpSync('data/default-model', P('model-truncated'), { recursive: true });
+  copyFileSync('data/tiny-model/config.json', P('model-nosf', 'config.json'));
+  cpSync('data/tiny-model', P('model-truncated'), { recursive: true });
   truncateSync(P('model-truncated', 'model.safetensors'), 4000);
-  cpSync('data/default-model', P('model-novocab'), { recursive: true });
+  cpSync('data/tiny-model', P('model-novocab'), { recursive: true });
   rmSync(P('model-novocab', 'gsae_vocab.json'));
   mkdirSync(P('model-empty'));
   cpSync('test/fixtures/gpt2-debug', P('model-nan'), { recursive: true });
@@ -381,8 +381,8 @@ const CASES: Record<string, Case[]> = {
   'gsae features / lm sample --steer': [
     ['features: --store missing', () => ['features', P('run128', 'sae'), '--store', P('nowhere')], /^gsae: --store .*nowhere: no such directory$/],
     ['features: SAE d_in 16 ≠ the store\'s 128', () => ['features', P('run16', 'sae'), '--store', P('store128'), '--progress', 'false'], /^gsae: SAE .*run16\/sae has d_in = 16 but store .*store128 holds rows of width 128: they do not belong together$/],
-    ['lm sample --steer malformed', () => ['lm', 'sample', '--model', 'data/default-model', '--steer', 'bogus'], /^gsae: --steer "bogus": expected <sae-dir>:<latent>:<coef>/],
-    ['lm sample --steer: SAE d_in 16 ≠ the model\'s 128', () => ['lm', 'sample', '--model', 'data/default-model', '--max-new-tokens', '2', '--steer', `${P('run16', 'sae')}:3:1`], /^gsae: --steer: SAE .*run16\/sae has d_in = 16 but the model's d_model is 128$/],
+    ['lm sample --steer malformed', () => ['lm', 'sample', '--model', 'data/tiny-model', '--steer', 'bogus'], /^gsae: --steer "bogus": expected <sae-dir>:<latent>:<coef>/],
+    ['lm sample --steer: SAE d_in 16 ≠ the model\'s 128', () => ['lm', 'sample', '--model', 'data/tiny-model', '--max-new-tokens', '2', '--steer', `${P('run16', 'sae')}:3:1`], /^gsae: --steer: SAE .*run16\/sae has d_in = 16 but the model's d_model is 128$/],
   ],
   'gsae report / experiment': [
     ['report: folder without results.json', () => ['report', P('not-a-store')], /^gsae: .*not-a-store has no results\.json \(run 'gsae experiment' first\)$/],
