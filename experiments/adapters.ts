@@ -1,16 +1,21 @@
 /** Adapters from the project's GPT-2 and SAE modules to the evaluation interfaces. */
 import * as E from '../engine/index.js';
-import { activationsAndGrads, forward } from '../models/gpt2/model.js';
+import { activationsAndGrads, forward, type LossReduction } from '../models/gpt2/model.js';
 import type { Gpt2Config } from '../models/gpt2/config.js';
 import type { Gpt2Params } from '../models/gpt2/params.js';
 import { decodeSae, encodeSae, type SaeModel } from '../sae/model.js';
 import type { EvalDictionary, EvalModel } from './eval/interfaces.js';
 
-export function gpt2EvalModel(params: Gpt2Params, cfg: Gpt2Config): EvalModel {
+/**
+ * `reduction`: the loss whose gradient `actsAndGrads` returns (what a g-SAE encodes with during
+ * evaluation): 'sum' over positions (METHODS default), or 'mean' for an SAE trained on a store of
+ * the mean loss, so it is evaluated with gradients on the scale it was trained with.
+ */
+export function gpt2EvalModel(params: Gpt2Params, cfg: Gpt2Config, reduction: LossReduction = 'sum'): EvalModel {
   return {
     logits: (tokens, hooks) => forward(params, cfg, tokens, { hooks, checkTokens: false }),
     actsAndGrads: (tokens, hook) => {
-      const r = activationsAndGrads(params, cfg, tokens, [hook], { reduction: 'sum', checkTokens: false });
+      const r = activationsAndGrads(params, cfg, tokens, [hook], { reduction, checkTokens: false });
       return { acts: r.acts[hook]!, grads: r.grads[hook]! };
     },
     // W_U · (γ ⊙ d): the final LayerNorm's gain scales each residual direction before the tied unembedding

@@ -5,8 +5,50 @@
  * train every configuration on three seeds, so every comparison has a seed-paired interval.
  */
 import type { SaeTrainConfig } from '../sae/config.js';
+import type { StoreOption } from './train_stores.js';
 
-export type RunSpec = { id: string; group: string } & Partial<SaeTrainConfig>;
+/**
+ * One SAE run: an id, a report group, the SaeTrainConfig fields it sets and, optionally, the
+ * training store it reads (`store`: see experiments/train_stores.ts; default: the suite's clean,
+ * summed-loss store).
+ */
+export type RunSpec = { id: string; group: string; store?: StoreOption } & Partial<SaeTrainConfig>;
+
+const STORE_KEYS = new Set(['gradReduction', 'gradSource', 'spliceRun']);
+
+/**
+ * Checks a suite's run list: distinct ids, and every store option well formed. A spliced run
+ * names a TopK or g-SAE run of the same suite that trains on a clean store and comes earlier in
+ * the list (the runner trains runs in list order within a seed, so the reference exists first).
+ */
+export function validateRuns(runs: readonly RunSpec[]): void {
+  const index = new Map<string, number>();
+  runs.forEach((r, i) => {
+    if (typeof r.id !== 'string' || !/^[\w.-]+$/.test(r.id)) throw new Error(`suite run ${i}: id must be a non-empty name of letters, digits, '.', '_' or '-', got ${JSON.stringify(r.id)}`);
+    if (index.has(r.id)) throw new Error(`suite run '${r.id}' appears twice`);
+    index.set(r.id, i);
+  });
+  runs.forEach((r, i) => {
+    const st = r.store;
+    if (st === undefined) return;
+    const where = `suite run '${r.id}': store`;
+    if (!st || typeof st !== 'object' || Array.isArray(st)) throw new Error(`${where} must be an object {gradReduction?, gradSource?, spliceRun?}, got ${JSON.stringify(st)}`);
+    for (const k of Object.keys(st)) if (!STORE_KEYS.has(k)) throw new Error(`${where}: unknown field '${k}' (known: ${[...STORE_KEYS].join(', ')})`);
+    if (st.gradReduction !== undefined && st.gradReduction !== 'sum' && st.gradReduction !== 'mean') throw new Error(`${where}.gradReduction must be 'sum' or 'mean', got ${JSON.stringify(st.gradReduction)}`);
+    if (st.gradSource !== undefined && st.gradSource !== 'clean' && st.gradSource !== 'spliced') throw new Error(`${where}.gradSource must be 'clean' or 'spliced', got ${JSON.stringify(st.gradSource)}`);
+    if (st.gradSource !== 'spliced') {
+      if (st.spliceRun !== undefined) throw new Error(`${where}.spliceRun is only meaningful with gradSource 'spliced' (got gradSource ${JSON.stringify(st.gradSource ?? 'clean')})`);
+      return;
+    }
+    if (typeof st.spliceRun !== 'string' || st.spliceRun === '') throw new Error(`${where}: gradSource 'spliced' needs spliceRun, the id of the run whose SAE is spliced in`);
+    const j = index.get(st.spliceRun);
+    if (j === undefined) throw new Error(`${where}.spliceRun '${st.spliceRun}' is not a run of this suite (runs: ${[...index.keys()].join(', ')})`);
+    const ref = runs[j]!;
+    if (ref.variant !== 'gsae' && ref.variant !== 'topk') throw new Error(`${where}.spliceRun '${st.spliceRun}' is a ${JSON.stringify(ref.variant ?? 'default')} run; only a g-SAE or TopK run can be spliced in`);
+    if (ref.store?.gradSource === 'spliced') throw new Error(`${where}.spliceRun '${st.spliceRun}' itself trains on a spliced store; the spliced SAE must be trained on clean gradients`);
+    if (j >= i) throw new Error(`${where}.spliceRun '${st.spliceRun}' must come before '${r.id}' in the run list (it is trained first)`);
+  });
+}
 
 export interface SuiteConfig {
   hook: string;
@@ -115,6 +157,21 @@ const penaltyRuns = (preset: 'quick' | 'full'): RunSpec[] => {
   ];
 };
 
+/**
+ * The ablations of the training store (experiments/train_stores.ts), each against the β = 1
+ * reference `gsae-k{k}-b1` (which must come earlier in the run list):
+ * - `-spliced`: g = ∂L/∂x̂ with the reference SAE of the same seed spliced in at the hook;
+ * - `-mean`: L averaged over the capture batch's scored positions instead of summed (gradNorm 'rms',
+ *   where a uniform scale of g cancels in the normalisation);
+ * - `-raw-mean`: the same with gradNorm 'none' (β's effective scale changes by 1/(B·(T−1))),
+ *   to be read against `gsae-k{k}-raw` (gradNorm 'none', summed L).
+ */
+const storeAblations = (k: number, extra: Partial<SaeTrainConfig> = {}): RunSpec[] => [
+  { ...gsaeRun(k, 1, extra), id: `gsae-k${k}-b1-spliced`, group: 'g-SAE β=1 g with SAE spliced in', store: { gradSource: 'spliced', spliceRun: `gsae-k${k}-b1` } },
+  { ...gsaeRun(k, 1, extra), id: `gsae-k${k}-b1-mean`, group: 'g-SAE β=1 L mean over positions', store: { gradReduction: 'mean' } },
+  { id: `gsae-k${k}-raw-mean`, group: "g-SAE β=1 gradNorm 'none' L mean over positions", variant: 'gsae', k, beta: 1, gradNorm: 'none', ...extra, store: { gradReduction: 'mean' } },
+];
+
 export const SUITES: Record<string, Suite> = {
   'gsae-vs-topk': {
     name: 'gsae-vs-topk',
@@ -152,7 +209,7 @@ export const SUITES: Record<string, Suite> = {
   },
   ablations: {
     name: 'ablations',
-    describe: 'g-SAE options: valueSource z vs s, gradNorm none vs rms, and the β = 0 sanity check against TopK',
+    describe: 'g-SAE options: valueSource z vs s, gradNorm none vs rms, gradients from the clean vs the SAE-spliced model, loss summed vs averaged over positions, and the β = 0 sanity check against TopK',
     presets: {
       quick: {
         ...base(true),
@@ -163,6 +220,7 @@ export const SUITES: Record<string, Suite> = {
           gsaeRun(16, 1, QUICK_OPT),
           { ...gsaeRun(16, 1, QUICK_OPT), id: 'gsae-k16-b1-values', group: "g-SAE β=1 valueSource 's'", valueSource: 's' },
           { id: 'gsae-k16-raw', group: "g-SAE β=1 gradNorm 'none'", variant: 'gsae', k: 16, beta: 1, gradNorm: 'none', ...QUICK_OPT },
+          ...storeAblations(16, QUICK_OPT),
         ],
       },
       full: {
@@ -174,6 +232,7 @@ export const SUITES: Record<string, Suite> = {
           gsaeRun(k, 1),
           { ...gsaeRun(k, 1), id: `gsae-k${k}-b1-values`, group: "g-SAE β=1 valueSource 's'", valueSource: 's' as const },
           { id: `gsae-k${k}-raw`, group: "g-SAE β=1 gradNorm 'none'", variant: 'gsae' as const, k, beta: 1, gradNorm: 'none' as const },
+          ...storeAblations(k),
         ]),
       },
     },

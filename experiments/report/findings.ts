@@ -169,9 +169,16 @@ const side = (x: TInterval) => (!(x.n >= 2) ? 'no interval' : x.hi < 0 ? 'lower'
 
 const ABLATION_METRICS = ['loss_added', 'fvu', 'dead_fraction', 'steer_mean'] as const;
 
+/** The fields that make two runs the same configuration apart from the training store's loss reduction. */
+const SAME_BUT_REDUCTION = ['k', 'variant', 'beta', 'value_source', 'grad_norm', 'grad_source', 'splice_run'] as const;
+/** A row's field, with the store defaults for rows written before the store options existed. */
+const field = (r: Row, f: string) => r[f] ?? (f === 'grad_source' ? 'clean' : f === 'grad_reduction' ? 'sum' : null);
+
 /**
  * Each ablated option against the reference g-SAE (β = 1, gradNorm 'rms', values from z) at the
- * same k, seed by seed: the seed-paired interval of option − reference for every metric.
+ * same k, seed by seed: the seed-paired interval of option − reference for every metric. A run on
+ * the mean-loss store (grad_reduction 'mean') is also paired with its summed-loss counterpart when
+ * that is another run than the reference (e.g. gradNorm 'none' with mean − with sum).
  */
 export function ablationPairs(rows: readonly Row[]): PairedComparison[] {
   const out: PairedComparison[] = [];
@@ -180,9 +187,17 @@ export function ablationPairs(rows: readonly Row[]): PairedComparison[] {
     const refId = `gsae-k${k}-b1`;
     const ref = rows.filter((r) => r.id === refId);
     if (ref.length === 0) continue;
-    for (const id of [...new Set(rows.filter((r) => r.k === k && r.id !== refId).map((r) => String(r.id)))]) {
+    const ids = [...new Set(rows.filter((r) => r.k === k && r.id !== refId).map((r) => String(r.id)))];
+    for (const id of ids) {
       const a = rows.filter((r) => r.id === id);
       out.push({ k, group: String(a[0]!.group), id, baseline: refId, ...pairRuns(a, ref), verdicts: [] });
+    }
+    for (const id of ids) {
+      const a = rows.filter((r) => r.id === id);
+      if (a[0]!.grad_reduction !== 'mean') continue;
+      const twin = rows.find((r) => r.id !== id && r.id !== refId && field(r, 'grad_reduction') === 'sum' && SAME_BUT_REDUCTION.every((f) => field(r, f) === field(a[0]!, f)));
+      if (!twin) continue;
+      out.push({ k, group: String(a[0]!.group), id, baseline: String(twin.id), ...pairRuns(a, rows.filter((r) => r.id === twin.id)), verdicts: [] });
     }
   }
   return out;
@@ -201,9 +216,17 @@ export function ablationFindings(rows: readonly Row[]): string[] {
       }
     }
   }
+  // what the training-store options mean (experiments/train_stores.ts), when the suite has them
+  if (rows.some((r) => r.grad_source === 'spliced')) {
+    out.push("Gradient source: runs with grad_source 'spliced' train on g = ∂L/∂x̂, the loss gradient at the hook with the reference SAE of the same seed (splice_run) spliced in at every position (it encodes with the clean g); their activations x are the clean ones, and they are evaluated, like every run, with clean gradients.");
+  }
+  if (rows.some((r) => r.grad_reduction === 'mean')) {
+    out.push("Loss reduction: runs with grad_reduction 'mean' train on (and are evaluated with) gradients of the next-token CE averaged over each capture batch's B·(T−1) scored positions instead of summed, i.e. g divided by B·(T−1); under gradNorm 'rms' (a divided by its RMS over each training batch) a uniform scale of g cancels up to rounding, except in batches that mix rows of the store's last, shorter capture batch (B smaller there); under gradNorm 'none' β's effective weight is divided by B·(T−1). Each is also paired with its summed-loss twin where that is not the reference.");
+  }
   for (const p of ablationPairs(rows)) {
     const parts = ABLATION_METRICS.map((m) => `${m} Δ ${iv(p.diff[m]!)} (${side(p.diff[m]!)})`);
-    out.push(`k=${p.k}, ${p.group} − g-SAE β=1 reference (seeds ${p.seeds.join(', ')}): ${parts.join('; ')}.`);
+    const base = p.baseline === `gsae-k${p.k}-b1` ? 'g-SAE β=1 reference' : p.baseline;
+    out.push(`k=${p.k}, ${p.group} − ${base} (seeds ${p.seeds.join(', ')}): ${parts.join('; ')}.`);
   }
   return out;
 }

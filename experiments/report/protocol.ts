@@ -12,6 +12,8 @@ export interface ProtocolConfig {
   storeTrainTokens: number;
   evalTokens: number;
   steering: { latents: number; c: number; topN: number; contexts: number };
+  /** the suite's runs; those with a `store` option train on their own store (experiments/train_stores.ts) */
+  runs?: readonly { id: string; store?: unknown }[];
 }
 
 export function protocolParagraph(cfg: ProtocolConfig, comparison: 'gsae-vs-topk' | 'ablations' = 'gsae-vs-topk'): string {
@@ -24,6 +26,9 @@ export function protocolParagraph(cfg: ProtocolConfig, comparison: 'gsae-vs-topk
     `its batch order over the shared training store and the sample of latents used for steering; the model,`,
     `the training store (${cfg.storeTrainTokens.toLocaleString('en-US')} tokens of the training split at \`${cfg.hook}\`, cycled to ${cfg.trainTokens.toLocaleString('en-US')} training tokens per SAE)`,
     `and the held-out evaluation (${cfg.evalTokens.toLocaleString('en-US')} tokens of the validation split, disjoint from the training tokens) are the same for every run.`,
+    ...(cfg.runs?.some((r) => r.store !== undefined)
+      ? [`Exception: runs with a training-store option (${cfg.runs.filter((r) => r.store !== undefined).map((r) => r.id).join(', ')}) train on a store of the same tokens and the same activations x whose gradients g follow the option (columns grad_source, grad_reduction), and those with grad_reduction 'mean' are evaluated with gradients of the mean loss; a gradient source never changes evaluation (clean gradients).`]
+      : []),
     comparison === 'gsae-vs-topk'
       ? `For each g-SAE configuration and the TopK run with the same k, the per-seed difference d_s = metric(g-SAE, s) − metric(TopK, s) is formed and`
       : `For each ablated option and the reference g-SAE (β = 1, gradNorm 'rms', values from z) with the same k, the per-seed difference d_s = metric(option, s) − metric(reference, s) is formed and`,

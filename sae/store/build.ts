@@ -9,7 +9,7 @@ import { removeStaleTemps } from '../../engine/io/atomic.js';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { encodeShard, StoreError, writeFileAtomic } from './shard.js';
-import { MANIFEST, readManifest, writeManifest, type StoreManifest } from './manifest.js';
+import { MANIFEST, readManifest, writeManifest, type GradSource, type SpliceInfo, type StoreManifest } from './manifest.js';
 
 export type CaptureFn = (tokens: E.Tensor) => { acts: E.Tensor; grads?: E.Tensor };
 
@@ -26,7 +26,14 @@ export interface BuildOptions {
   /** sequences per shard (a multiple of batchSeqs is simplest) */
   seqsPerShard: number;
   withGrad: boolean;
+  /** the reduction of the loss the capture differentiates (recorded; the capture must use it) */
   gradReduction?: 'sum' | 'mean';
+  /**
+   * Where the capture takes its gradients (recorded; the capture must do it): 'clean' (default) or
+   * 'spliced', with `splice` naming the SAE spliced in. See StoreManifest.gradSource.
+   */
+  gradSource?: GradSource;
+  splice?: SpliceInfo;
   modelId: string;
   capture: CaptureFn;
   /** called after each shard with (sequences done, total) */
@@ -37,10 +44,24 @@ function sameBuild(m: StoreManifest, o: BuildOptions): string | null {
   const want: Record<string, unknown> = {
     hook: o.hook, withGrad: o.withGrad, gradReduction: o.gradReduction ?? 'sum', modelId: o.modelId,
     seqLen: o.seqLen, seqsPerShard: o.seqsPerShard, tokens: JSON.stringify({ source: o.source, start: o.range[0], end: o.range[1] }),
+    gradSource: o.gradSource ?? 'clean', splice: spliceKey(o.splice),
   };
-  const have: Record<string, unknown> = { ...m, tokens: JSON.stringify(m.tokens) };
+  const have: Record<string, unknown> = { ...m, tokens: JSON.stringify(m.tokens), gradSource: m.gradSource ?? 'clean', splice: spliceKey(m.splice) };
   for (const k of Object.keys(want)) if (have[k] !== want[k]) return `${k}: store has ${JSON.stringify(have[k])}, asked for ${JSON.stringify(want[k])}`;
   return null;
+}
+
+/** What identifies a spliced SAE for resuming: its digest and the reduction it encoded with. */
+const spliceKey = (s: SpliceInfo | undefined): string | null => (s ? JSON.stringify({ sha256: s.sha256, encodeGradReduction: s.encodeGradReduction }) : null);
+
+function checkGradOptions(o: BuildOptions): void {
+  const src = o.gradSource ?? 'clean';
+  if (src !== 'clean' && src !== 'spliced') throw new StoreError(`store: gradSource must be 'clean' or 'spliced', got ${JSON.stringify(o.gradSource)}`);
+  const red = o.gradReduction ?? 'sum';
+  if (red !== 'sum' && red !== 'mean') throw new StoreError(`store: gradReduction must be 'sum' or 'mean', got ${JSON.stringify(o.gradReduction)}`);
+  if (src === 'spliced' && !o.withGrad) throw new StoreError("store: gradSource 'spliced' describes gradients, but withGrad is off");
+  if (src === 'spliced' && !o.splice) throw new StoreError("store: gradSource 'spliced' needs `splice` (which SAE was spliced in)");
+  if (src === 'clean' && o.splice) throw new StoreError("store: `splice` given but gradSource is 'clean'");
 }
 
 /** Builds (or finishes) the store in one go. */
@@ -66,6 +87,7 @@ export async function buildStoreInterruptible(o: BuildOptions, stopRequested: ()
 export function* buildStoreSteps(o: BuildOptions): Generator<void, StoreManifest, unknown> {
   const [start, end] = o.range;
   if (!(start >= 0 && end <= o.tokens.length && start < end)) throw new StoreError(`store: token range [${start}, ${end}) is not inside the corpus of ${o.tokens.length} tokens`);
+  checkGradOptions(o);
   if (o.seqLen < 2) throw new StoreError(`store: seqLen ${o.seqLen} must be at least 2 (a next-token loss needs two positions)`);
   const totalSeqs = Math.floor((end - start) / o.seqLen);
   if (totalSeqs === 0) throw new StoreError(`store: range of ${end - start} tokens holds no sequence of ${o.seqLen}`);
@@ -80,6 +102,7 @@ export function* buildStoreSteps(o: BuildOptions): Generator<void, StoreManifest
   } else {
     m = {
       format: 'gsae-store', version: 1, hook: o.hook, d: 0, withGrad: o.withGrad, gradReduction: o.gradReduction ?? 'sum',
+      ...(o.gradSource === 'spliced' ? { gradSource: 'spliced' as const, splice: o.splice } : { gradSource: 'clean' as const }),
       modelId: o.modelId, tokens: { source: o.source, start, end }, seqLen: o.seqLen, seqsPerShard: o.seqsPerShard,
       totalSeqs, shards: [], complete: false,
     };

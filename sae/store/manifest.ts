@@ -3,6 +3,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError, writeFileAtomic } from './shard.js';
 
+export type GradSource = 'clean' | 'spliced';
+
+/** Identifies the SAE whose reconstruction was spliced in while the gradients were captured. */
+export interface SpliceInfo {
+  /** sha256 of the SAE's files (cfg.json and weights), hex: what a resumed build must match */
+  sha256: string;
+  /** the reduction of the loss whose clean gradient the spliced SAE encoded with (g-SAEs need one) */
+  encodeGradReduction: 'sum' | 'mean';
+  /** where the SAE was read from (for the record; not compared on resume) */
+  sae?: string;
+  /** the experiment run and seed that trained it (for the record) */
+  run?: string;
+  seed?: number;
+}
+
 export interface ShardEntry {
   file: string;
   rows: number;
@@ -20,6 +35,15 @@ export interface StoreManifest {
   withGrad: boolean;
   /** the loss whose gradient is stored: 'sum' (METHODS default) or 'mean' of next-token CE */
   gradReduction: 'sum' | 'mean';
+  /**
+   * Where the stored gradients were taken (absent in stores built before the option: 'clean').
+   * 'clean': g = ∂L/∂x on the unmodified model (METHODS §1.3). 'spliced': g = ∂L/∂x̂ at the hook
+   * with an SAE's reconstruction x̂ replacing x at every position (`splice` says which SAE); the
+   * stored activations x are the clean ones either way.
+   */
+  gradSource?: GradSource;
+  /** for gradSource 'spliced': the SAE spliced in */
+  splice?: SpliceInfo;
   /** identifies the model (path + config digest); a store is never extended with another model's rows */
   modelId: string;
   /** token range [start, end) of the corpus the sequences were cut from */
@@ -63,6 +87,14 @@ function validateManifest(m: StoreManifest, path: string): void {
   nat(m.d, 'd');
   nat(m.seqLen, 'seqLen', 1);
   if (typeof m.withGrad !== 'boolean') fail(`field 'withGrad' must be true or false, got ${JSON.stringify(m.withGrad)}`);
+  if (m.gradReduction !== undefined && m.gradReduction !== 'sum' && m.gradReduction !== 'mean') fail(`field 'gradReduction' must be 'sum' or 'mean', got ${JSON.stringify(m.gradReduction)}`);
+  if (m.gradSource !== undefined && m.gradSource !== 'clean' && m.gradSource !== 'spliced') fail(`field 'gradSource' must be 'clean' or 'spliced', got ${JSON.stringify(m.gradSource)}`);
+  if (m.gradSource === 'spliced') {
+    const sp = m.splice as unknown as Record<string, unknown> | undefined;
+    if (!sp || typeof sp !== 'object' || typeof sp.sha256 !== 'string' || (sp.encodeGradReduction !== 'sum' && sp.encodeGradReduction !== 'mean')) {
+      fail(`gradSource 'spliced' needs field 'splice' = {sha256, encodeGradReduction, ...}, got ${JSON.stringify(m.splice)}`);
+    }
+  } else if (m.splice !== undefined) fail(`field 'splice' is only meaningful with gradSource 'spliced' (gradSource is ${JSON.stringify(m.gradSource ?? 'clean')})`);
   if (typeof m.complete !== 'boolean') fail(`field 'complete' must be true or false, got ${JSON.stringify(m.complete)}`);
   const t = m.tokens as unknown as Record<string, unknown>;
   if (!t || typeof t !== 'object' || typeof t.source !== 'string') fail(`field 'tokens' must be {source, start, end}, got ${JSON.stringify(m.tokens)}`);

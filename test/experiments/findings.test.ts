@@ -95,3 +95,31 @@ describe('ablation findings', () => {
     expect(lines.find((l) => l.startsWith('k=16, topk-k16'))).toMatch(/loss_added Δ 0\.05 \[0\.05, 0\.05\] \(higher\)/);
   });
 });
+
+describe('ablation findings: training-store options', () => {
+  const g = (id: string, seed: number, la: number, extra: Row): Row => ({ ...row(id, 'gsae', seed, { loss_added: la }), k: 16, beta: 1, group: id, grad_norm: 'rms', value_source: null, grad_source: 'clean', grad_reduction: 'sum', splice_run: null, ...extra });
+  const rows = [0, 1, 2].flatMap((s) => [
+    g('gsae-k16-b1', s, 0.05 + 0.01 * s, {}),
+    g('gsae-k16-raw', s, 0.06 + 0.01 * s, { grad_norm: 'none' }),
+    g('gsae-k16-b1-spliced', s, 0.04 + 0.01 * s, { grad_source: 'spliced', splice_run: 'gsae-k16-b1' }),
+    g('gsae-k16-b1-mean', s, 0.05 + 0.01 * s, { grad_reduction: 'mean' }),
+    g('gsae-k16-raw-mean', s, 0.08 + 0.01 * s, { grad_norm: 'none', grad_reduction: 'mean' }),
+  ]);
+
+  it('pairs every option with the reference, and a mean-loss run also with its summed-loss twin', () => {
+    const pairs = ablationPairs(rows).map((p) => `${p.id} − ${p.baseline}`);
+    expect(pairs).toEqual([
+      'gsae-k16-raw − gsae-k16-b1', 'gsae-k16-b1-spliced − gsae-k16-b1', 'gsae-k16-b1-mean − gsae-k16-b1', 'gsae-k16-raw-mean − gsae-k16-b1',
+      'gsae-k16-raw-mean − gsae-k16-raw', // the mean run with rms has the reference itself as its twin: no second pair
+    ]);
+    const lines = ablationFindings(rows);
+    expect(lines.find((l) => l.startsWith('k=16, gsae-k16-raw-mean − gsae-k16-raw '))).toMatch(/loss_added Δ 0\.02 \[0\.02, 0\.02\] \(higher\)/);
+    expect(lines.some((l) => l.startsWith("Gradient source: runs with grad_source 'spliced'"))).toBe(true);
+    expect(lines.some((l) => l.startsWith("Loss reduction: runs with grad_reduction 'mean'"))).toBe(true);
+    // rows written before the store options existed count as clean, summed
+    const old = rows.map((r) => (r.id === 'gsae-k16-raw' ? { ...r, grad_source: undefined, grad_reduction: undefined, splice_run: undefined } : r));
+    expect(ablationPairs(old).map((p) => `${p.id} − ${p.baseline}`)).toContain('gsae-k16-raw-mean − gsae-k16-raw');
+    // and without store options the findings do not mention them
+    expect(ablationFindings(rows.filter((r) => r.grad_source === 'clean' && r.grad_reduction === 'sum')).some((l) => /Gradient source|Loss reduction/.test(l))).toBe(false);
+  });
+});
