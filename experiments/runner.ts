@@ -24,14 +24,15 @@ import { defaultModel, type LoadedModel } from './default_model.js';
 import { downstreamBaseline, evaluate, type EvalContext, type EvalResult } from './eval/evaluate.js';
 import { spliceReconstruction } from './eval/downstream.js';
 import type { EvalModel } from './eval/interfaces.js';
-import { getSuite, resolveHook, validateRuns, type RunSpec, type SuiteConfig } from './suites.js';
+import { getSuite, resolveHook, suitePreset, validateRuns, type PresetName, type RunSpec, type SuiteConfig } from './suites.js';
 import { cleanCapture, resolveStoreOption, saeDigest, splicedCapture, storeSuffix, type ResolvedStoreOption } from './train_stores.js';
 import { writeReport } from './report/report.js';
+import { runAnalyses } from './analyses.js';
 import type { Row } from './report/tables.js';
 
 export interface RunnerOptions {
   suite: string;
-  preset: 'quick' | 'full';
+  preset: PresetName;
   out: string;
   cacheDir: string;
   model?: string;
@@ -48,16 +49,8 @@ export interface ExperimentOutput {
   model: { id: string; dir: string };
 }
 
-/** Splits a token array into [n, T] int32 batches of `per` sequences. */
-export function sequenceBatches(tokens: Int32Array, T: number, nTokens: number, per: number): E.Tensor[] {
-  const nSeq = Math.floor(Math.min(nTokens, tokens.length) / T);
-  const out: E.Tensor[] = [];
-  for (let s = 0; s < nSeq; s += per) {
-    const n = Math.min(per, nSeq - s);
-    out.push(E.keep(E.tensor(tokens.slice(s * T, (s + n) * T), [n, T], 'int32')));
-  }
-  return out;
-}
+import { sequenceBatches } from './eval/sequences.js';
+export { sequenceBatches };
 
 /**
  * Where a suite's store lives in the cache (also how `gsae explore` finds a run's held-out eval
@@ -214,7 +207,7 @@ function resultRow(spec: RunSpec, store: ResolvedStoreOption, seed: number, dSae
 export async function runExperiment(o: RunnerOptions): Promise<ExperimentOutput> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const suite = getSuite(o.suite);
-  const preset: SuiteConfig = { ...(o.config ?? suite.presets[o.preset]), ...(o.seeds ? { seeds: o.seeds } : {}) };
+  const preset: SuiteConfig = { ...(o.config ?? suitePreset(suite, o.preset)), ...(o.seeds ? { seeds: o.seeds } : {}) };
   if (preset.seeds.length === 0) throw new Error('experiment: no seeds to run (--seeds needs at least one)');
   validateRuns(preset.runs);
   mkdirSync(o.out, { recursive: true });
@@ -296,5 +289,13 @@ export async function runExperiment(o: RunnerOptions): Promise<ExperimentOutput>
     config: cfg, baseline, wall_seconds: (Date.now() - t0) / 1000, cpu_seconds: cpuSeconds(), setup_cpu_seconds: setupCpu, node: process.version,
   };
   await writeReport(o.out, meta, rows);
+  if (cfg.analyses) {
+    // the steering sweep and dictionary comparison read the results.json just written; the report is
+    // written again with them (an interrupted sweep resumes per SAE on the next run)
+    const ta = Date.now();
+    log(`analyses over the trained SAEs (${o.out}/analyses.json)`);
+    runAnalyses(o.out, cfg.analyses, model, log);
+    await writeReport(o.out, { ...meta, analyses_seconds: (Date.now() - ta) / 1000, wall_seconds: (Date.now() - t0) / 1000, cpu_seconds: cpuSeconds() }, rows);
+  }
   return { rows, outDir: o.out, config: cfg, model: { id: model.id, dir: model.dir } };
 }

@@ -67,12 +67,37 @@ export interface SuiteConfig {
   runs: RunSpec[];
   /** what the comparison is about, for the report */
   question: string;
+  /**
+   * Analyses over the trained SAEs after the runs (the 'paper' suite): the steering sweep of every
+   * g-SAE vs TopK pair at the listed k (scale c × latent sample × associated-token rule) and the
+   * dictionary comparison of each pair (Hungarian matching by decoder cosine, splitting at τ).
+   */
+  analyses?: {
+    steering: { ks: number[]; betas: number[]; cs: number[]; latents: number; topN: number; batchSeqs: number };
+    splitting: { tau: number };
+  };
 }
+
+/** quick: minutes on two cores; full: the complete sweeps (hours); paper: the 'paper' suite's one preset. */
+export type PresetName = 'quick' | 'full' | 'paper';
+export const PRESET_NAMES: readonly PresetName[] = ['quick', 'full', 'paper'];
 
 export interface Suite {
   name: string;
   describe: string;
-  presets: Record<'quick' | 'full', SuiteConfig>;
+  presets: Partial<Record<PresetName, SuiteConfig>>;
+}
+
+/** A suite's configuration for a preset, or an error naming the presets it has. */
+export function suitePreset(suite: Suite, preset: PresetName): SuiteConfig {
+  const p = suite.presets[preset];
+  if (!p) throw new Error(`suite '${suite.name}' has no preset '${preset}' (its presets: ${Object.keys(suite.presets).join(', ')})`);
+  return p;
+}
+
+/** The preset a suite runs when none is named: 'quick' where it has one, else its first. */
+export function defaultPreset(suite: Suite): PresetName {
+  return suite.presets.quick ? 'quick' : (Object.keys(suite.presets)[0] as PresetName);
 }
 
 /**
@@ -237,6 +262,49 @@ export const SUITES: Record<string, Suite> = {
       },
     },
   },
+};
+
+/**
+ * The 'paper' preset: both papers' questions in one resumable run of three seeds, sized for an
+ * hour on two cores with the default model (measured wall time in experiments/results/paper/).
+ * - g-SAE vs TopK across k (8, 16, 32) and β (0 = TopK, 1, 4): the g-SAE paper's claims, with
+ *   seed-paired verdicts;
+ * - the g-SAE's open choices at k = 16 against the β = 1 reference (β = 0 g-SAE = TopK bit for bit,
+ *   values from s, gradNorm 'none', gradients with the SAE spliced in, loss averaged over positions);
+ * - ReLU-L1 and Gated at three λ each: the Gated paper's frontier (L0 vs loss recovered) and
+ *   shrinkage γ (TopK and g-SAE give their points too);
+ * - afterwards, the steering sweep (c × alive/random latents × W_U-top vs measured tokens) of the
+ *   k = 8 and k = 32 pairs, decoder max-cosine distributions and feature splitting between matched
+ *   latents of every g-SAE vs TopK pair.
+ * Every run uses the quick presets' optimiser (QUICK_OPT) and token budget, so its rows are
+ * comparable with the main job's.
+ */
+const PAPER: SuiteConfig = {
+  ...base(true),
+  question:
+    'Does the gradient-aware selection (g-SAE) beat TopK at equal k across k and β — loss added, dead latents, steering, decoder similarity — and which of its choices matter; and does Gated beat ReLU-L1 on the L0/fidelity frontier while shrinking less?',
+  runs: [
+    ...[8, 16, 32].flatMap((k) => [0, 1, 4].map((b) => gsaeRun(k, b, QUICK_OPT))),
+    { id: 'gsae-k16-b0', group: 'g-SAE β=0', variant: 'gsae', k: 16, beta: 0, ...QUICK_OPT },
+    { ...gsaeRun(16, 1, QUICK_OPT), id: 'gsae-k16-b1-values', group: "g-SAE β=1 valueSource 's'", valueSource: 's' },
+    { id: 'gsae-k16-raw', group: "g-SAE β=1 gradNorm 'none'", variant: 'gsae', k: 16, beta: 1, gradNorm: 'none', ...QUICK_OPT },
+    ...storeAblations(16, QUICK_OPT),
+    ...[1, 1.5, 2].map((l) => ({ id: `relu-l1-${l}`, group: 'ReLU-L1', variant: 'relu_l1' as const, l1Coefficient: l, ...QUICK_OPT })),
+    ...[1, 2, 4].map((l) => ({ id: `gated-${l}`, group: 'Gated', variant: 'gated' as const, l1Coefficient: l, ...QUICK_OPT })),
+  ],
+  analyses: {
+    steering: { ks: [8, 32], betas: [1, 4], cs: [0.5, 1, 2, 4, 8], latents: 16, topN: 10, batchSeqs: 16 },
+    splitting: { tau: 0.7 },
+  },
+};
+
+/** The ids of the paper preset's g-SAE option runs (compared with the β = 1 reference at k = 16). */
+export const PAPER_ABLATION_IDS = ['gsae-k16-b0', 'gsae-k16-b1-values', 'gsae-k16-raw', 'gsae-k16-b1-spliced', 'gsae-k16-b1-mean', 'gsae-k16-raw-mean'];
+
+SUITES.paper = {
+  name: 'paper',
+  describe: "both papers' questions in one run (g-SAE vs TopK across k and β, the g-SAE's options, Gated vs ReLU-L1 frontier and γ, steering sweep, feature splitting), 3 seeds, ≈ 1 h",
+  presets: { paper: PAPER },
 };
 
 export function getSuite(name: string): Suite {

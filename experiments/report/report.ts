@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { barsWithIntervals, linePlot, paretoPlot } from './plots.js';
 import { ablationFindings, ablationPairs, gsaeVsTopkFindings, gsaeVsTopkPairs, pairedDifferenceTable, paretoFindings } from './findings.js';
 import { protocolParagraph, type ProtocolConfig } from './protocol.js';
+import { frontierRows, gridRows, paperAnalysisSections, paperFindings, paperRowSections } from './paper.js';
 import { markdownTable, toCSV, type Column, type Row } from './tables.js';
 
 export const TABLE_COLUMNS: Column[] = [
@@ -30,13 +31,16 @@ async function plots(suite: string, rows: Row[], dir: string): Promise<string[]>
   mkdirSync(dir, { recursive: true });
   const files: [string, Promise<string>][] = [];
   const steerRows = rows.map((r) => ({ run: `${r.id} s${r.seed}`, steer: r.steer_mean as number, lo: r.steer_lo as number, hi: r.steer_hi as number }));
-  if (suite === 'gsae-vs-topk') {
-    files.push(['fvu_vs_k.svg', linePlot('FVU vs k', rows, 'k', 'fvu', 'group', { logX: true })]);
-    files.push(['loss_added_vs_k.svg', linePlot('Loss added vs k', rows, 'k', 'loss_added', 'group', { logX: true })]);
-    files.push(['dead_vs_k.svg', linePlot('Dead latent fraction vs k', rows, 'k', 'dead_fraction', 'group', { logX: true })]);
-  } else if (suite === 'pareto') {
-    files.push(['pareto_loss_recovered.svg', paretoPlot('L0 vs loss recovered (zero ablation)', rows, 'l0', 'loss_recovered_zero', 'group')]);
-    files.push(['pareto_fvu.svg', paretoPlot('L0 vs FVU', rows, 'l0', 'fvu', 'group')]);
+  const grid = suite === 'paper' ? gridRows(rows) : rows;
+  const frontier = suite === 'paper' ? frontierRows(rows) : rows;
+  if (suite === 'gsae-vs-topk' || suite === 'paper') {
+    files.push(['fvu_vs_k.svg', linePlot('FVU vs k', grid, 'k', 'fvu', 'group', { logX: true })]);
+    files.push(['loss_added_vs_k.svg', linePlot('Loss added vs k', grid, 'k', 'loss_added', 'group', { logX: true })]);
+    files.push(['dead_vs_k.svg', linePlot('Dead latent fraction vs k', grid, 'k', 'dead_fraction', 'group', { logX: true })]);
+  }
+  if (suite === 'pareto' || suite === 'paper') {
+    files.push(['pareto_loss_recovered.svg', paretoPlot('L0 vs loss recovered (zero ablation)', frontier, 'l0', 'loss_recovered_zero', 'group')]);
+    files.push(['pareto_fvu.svg', paretoPlot('L0 vs FVU', frontier, 'l0', 'fvu', 'group')]);
   }
   files.push(['steering.svg', barsWithIntervals('Steering: probability addition (95% CI over latents)', steerRows, 'run', 'steer', 'lo', 'hi')]);
   for (const [name, svg] of files) writeFileSync(join(dir, name), await svg);
@@ -45,6 +49,7 @@ async function plots(suite: string, rows: Row[], dir: string): Promise<string[]>
 
 /** The findings lines of a suite's report (also printed by `gsae experiment`). */
 export function reportFindings(suite: string, rows: Row[]): string[] {
+  if (suite === 'paper') return paperFindings(rows);
   return suite === 'gsae-vs-topk' ? gsaeVsTopkFindings(rows) : suite === 'pareto' ? paretoFindings(rows) : ablationFindings(rows);
 }
 
@@ -65,11 +70,9 @@ export async function writeReport(outDir: string, meta: ReportMeta, rows: Row[])
     `**Question.** ${meta.question}`,
     '',
     ...(cfg?.seeds && meta.suite !== 'pareto' ? [protocolParagraph(cfg, meta.suite === 'ablations' ? 'ablations' : 'gsae-vs-topk'), ''] : []),
-    '## Findings',
-    '',
-    ...findings.map((s) => `- ${s}`),
-    '',
-    ...paired,
+    ...(meta.suite === 'paper'
+      ? [...paperRowSections(rows), ...paperAnalysisSections(outDir)]
+      : ['## Findings', '', ...findings.map((s) => `- ${s}`), '', ...paired]),
     '## Results',
     '',
     markdownTable(rows, TABLE_COLUMNS),

@@ -33,7 +33,7 @@ import { saeEvalDictionary } from '../adapters.js';
 import { defaultModel } from '../default_model.js';
 import { ReconstructionAccumulator } from '../eval/reconstruction.js';
 import { storeFor } from '../runner.js';
-import { getSuite, resolveHook } from '../suites.js';
+import { getSuite, resolveHook, suitePreset } from '../suites.js';
 
 export type RunArg = { id: string } & Partial<SaeTrainConfig>;
 
@@ -109,7 +109,7 @@ export function markdownTable(rows: TableRow[]): string {
 export async function main(argv: string[]): Promise<TableRow[]> {
   const { opts, runs: given } = parseArgs(argv);
   const runs = given.length ? given : DEFAULT_RUNS;
-  const quick = getSuite('pareto').presets.quick;
+  const quick = suitePreset(getSuite('pareto'), 'quick');
   const tokens = Number(opts.tokens ?? 240_000);
   const batchSize = Number(opts.batch ?? quick.batchSize);
   const expansion = Number(opts.expansion ?? quick.expansion);

@@ -15,7 +15,7 @@ import { reportCommand } from '../../cli/commands/report.js';
 import { train } from '../../models/gpt2/train.js';
 import { DEFAULT_MODEL_PRESET } from '../../models/gpt2/presets.js';
 import { runExperiment } from '../../experiments/runner.js';
-import { getSuite, type SuiteConfig } from '../../experiments/suites.js';
+import { getSuite, suitePreset, type SuiteConfig } from '../../experiments/suites.js';
 
 describe('experiment runner (tiny end to end)', () => {
   it('builds stores, trains, evaluates and reports; a re-run reuses finished SAEs', async () => {
@@ -24,7 +24,7 @@ describe('experiment runner (tiny end to end)', () => {
       const modelDir = join(dir, 'model');
       await train({ ...DEFAULT_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
       const config: SuiteConfig = {
-        ...getSuite('gsae-vs-topk').presets.quick,
+        ...suitePreset(getSuite('gsae-vs-topk'), 'quick'),
         hook: 'blocks.0.hook_resid_post',
         expansion: 2,
         seqLen: 16,

@@ -13,7 +13,7 @@ import { DEFAULT_MODEL_PRESET } from '../../models/gpt2/presets.js';
 import { readManifest } from '../../sae/store/manifest.js';
 import { StoreReader } from '../../sae/store/reader.js';
 import { runExperiment } from '../../experiments/runner.js';
-import { getSuite, type SuiteConfig } from '../../experiments/suites.js';
+import { getSuite, suitePreset, type SuiteConfig } from '../../experiments/suites.js';
 import { saeDigest } from '../../experiments/train_stores.js';
 
 const rowsOf = (r: StoreReader, f: 'x' | 'g') => [...r.sequential(1 << 20)].flatMap((b) => Array.from(b[f]!));
@@ -26,7 +26,7 @@ describe('experiment runner: store options (tiny end to end)', () => {
       await train({ ...DEFAULT_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
       const g = { variant: 'gsae' as const, k: 4, beta: 1 };
       const config: SuiteConfig = {
-        ...getSuite('ablations').presets.quick,
+        ...suitePreset(getSuite('ablations'), 'quick'),
         hook: 'blocks.0.hook_resid_post',
         expansion: 2,
         seqLen: 16,

@@ -10,7 +10,7 @@ import { makeConfig } from '../../models/gpt2/config.js';
 import { initParams } from '../../models/gpt2/params.js';
 import { gpt2EvalModel } from '../../experiments/adapters.js';
 import { steer } from '../../experiments/eval/steering.js';
-import { steeringSweep, topIndices } from '../../experiments/eval/steering_sweep.js';
+import { cleanProbs, steeringSweep, topIndices } from '../../experiments/eval/steering_sweep.js';
 import type { EvalDictionary } from '../../experiments/eval/interfaces.js';
 
 describe('steering sweep', () => {
@@ -35,7 +35,15 @@ describe('steering sweep', () => {
       const ref = steer(model, dict, hook, [b], latents, { c, topN: 4, meanNorm: 3 });
       same.filter((x) => x.c === c).forEach((x, i) => expect(x.wu).toBeCloseTo(ref[i]!.probability_addition, 6));
     }
-    for (const x of same) expect(x.measured).toBeGreaterThanOrEqual(x.wu - 1e-6);
+    for (const x of same) {
+      expect(x.measured).toBeGreaterThanOrEqual(x.wu - 1e-6);
+      expect(x.overlap >= 0 && x.overlap <= 1 && Math.round(x.overlap * 4) === x.overlap * 4).toBe(true); // a count over topN = 4
+      expect(x.tv).toBeGreaterThanOrEqual(Math.max(x.wu, x.measured, 0) - 1e-6); // no token set gains more than the total variation
+      expect(x.tv).toBeLessThanOrEqual(1);
+    }
+    // the clean distributions can be computed once and shared between sweeps
+    const shared = steeringSweep(model, dict, hook, b, b, latents, { ...opts, clean: cleanProbs(model, b, b) });
+    expect(shared).toEqual(same);
     const split = steeringSweep(model, dict, hook, a, b, latents, opts);
     split.forEach((x, i) => expect(x.wu).toBeCloseTo(same[i]!.wu, 9)); // wu does not look at the select batch
     expect(split.some((x, i) => Math.abs(x.measured - same[i]!.measured) > 1e-7)).toBe(true);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig, VARIANTS, type VariantName } from '../../sae/config.js';
-import { getSuite } from '../../experiments/suites.js';
+import { getSuite, suitePreset } from '../../experiments/suites.js';
 import { DEFAULT_RUNS, parseRun } from '../../experiments/scripts/variants_table.js';
 
 const base = { dIn: 128, dSae: 1024, totalSteps: 235, batchSize: 1024 };
@@ -22,7 +22,7 @@ describe('calibrated sparsity defaults', () => {
 
   it('each pareto preset brackets every penalty default with its λ grid', () => {
     for (const preset of ['quick', 'full'] as const) {
-      const runs = getSuite('pareto').presets[preset].runs;
+      const runs = suitePreset(getSuite('pareto'), preset).runs;
       for (const v of ['relu_l1', 'gated', 'jumprelu'] as VariantName[]) {
         const grid = runs.filter((r) => r.variant === v).map((r) => r.l1Coefficient!);
         const def = resolveConfig({ variant: v, ...base }).l1Coefficient;
