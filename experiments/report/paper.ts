@@ -16,8 +16,11 @@ import {
 } from './findings.js';
 import { pairedInterval, verdictOf, type TInterval } from '../eval/statistics.js';
 
-/** Ids of the TopK / g-SAE grid (`topk-k8`, `gsae-k32-b4`), not the option runs built on them. */
-const GRID_ID = /^(topk-k\d+|gsae-k\d+-b[\d.]+)$/;
+/**
+ * Ids of the TopK / g-SAE grid (`topk-k8`, `gsae-k32-b4`), not the option runs built on them; β = 0
+ * g-SAEs (`gsae-k16-b0`) are an option run: the check that they equal TopK.
+ */
+const GRID_ID = /^(topk-k\d+|gsae-k\d+-b(?!0$)[\d.]+)$/;
 /** The g-SAE option runs of the paper preset, compared with `gsae-k{k}-b1` (see suites.ts). */
 const OPTION_ID = /^gsae-k\d+-(b0|b1-values|raw|b1-spliced|b1-mean|raw-mean)$/;
 /** The groups on the L0/fidelity frontier. */
@@ -97,7 +100,8 @@ export function frontierComparison(rows: readonly Row[], a = 'Gated', b = 'ReLU-
 
 export function frontierFindings(rows: readonly Row[]): string[] {
   const fr = frontierRows(rows);
-  const out = paretoFindings(fr).filter((s) => !s.startsWith('Gated vs ReLU-L1 shrinkage') && !s.startsWith('At L0'));
+  // paretoFindings' own Gated vs ReLU-L1 lines compare seed means; the paired versions below replace them
+  const out = paretoFindings(fr).filter((s) => !s.startsWith('Gated vs ReLU-L1 shrinkage') && !s.startsWith('At L0') && !s.startsWith('Gated and ReLU-L1 reached'));
   if (!fr.some((r) => r.group === 'Gated') || !fr.some((r) => r.group === 'ReLU-L1')) return out;
   const c = frontierComparison(fr);
   out.push(`"Gated shrinks less than ReLU-L1" (γ closer to 1, mean over each group's λ; Gated − ReLU-L1, seeds ${c.seeds.join(', ')}): Δγ ${iv(c.gammaDiff)} → **${verdictOf(c.gammaDiff, 'higher')}**.`);

@@ -37,13 +37,13 @@ export const NANOGPT_CHAR_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
 };
 
 /**
- * The default model of the SAE pipeline: GPT-2 architecture, GPT-2 BPE restricted to the 11,706
+ * The tiny model (data/tiny-model; the SAE pipeline's default until the `mix` model): GPT-2 architecture, GPT-2 BPE restricted to the 11,706
  * tokens of tinyshakespeare + end-of-text (vocab 11,707), 4 layers × 128 wide, context 128.
  * 600 steps of 8 × 128 tokens are ~2 epochs of the 302k training tokens, sized for the 15-minute
  * budget on two shared cores (measured ~750 tokens/s with the wasm backend under load, ~1.3 s a
  * step; the 128 × 11,707 LM head is the largest cost, so width rather than depth sets the time).
  */
-export const DEFAULT_MODEL_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
+export const TINY_MODEL_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
   ...NANOGPT_CHAR_PRESET,
   tokenizer: 'gpt2-restricted',
   nLayer: 4,
@@ -77,7 +77,7 @@ export const MIXED_CORPUS = 'data/brown/brown.txt.gz+data/tinyshakespeare/input.
  * d_in. Depth is what the SAEs' hook needs: the middle hook blocks.3 has three blocks each side.
  */
 export const MIX_MODEL_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
-  ...DEFAULT_MODEL_PRESET,
+  ...TINY_MODEL_PRESET,
   nLayer: 6,
   nHead: 4,
   nEmbd: 128,
@@ -95,11 +95,12 @@ export const MIX_MODEL_PRESET: Omit<TrainOptions, 'data' | 'out'> = {
 
 export const PRESETS: Record<string, Omit<TrainOptions, 'data' | 'out'>> = {
   'nanogpt-char': NANOGPT_CHAR_PRESET,
-  default: DEFAULT_MODEL_PRESET,
-  /** the shipped 4 × 128 tinyshakespeare model's configuration, kept for tests and quick checks */
-  tiny: DEFAULT_MODEL_PRESET,
+  /** the default model of the SAE pipeline (data/default-model): the 6 × 128 Brown + tinyshakespeare one */
+  default: MIX_MODEL_PRESET,
+  /** the 4 × 128 tinyshakespeare model (data/tiny-model), kept for tests and quick checks */
+  tiny: TINY_MODEL_PRESET,
   mix: MIX_MODEL_PRESET,
 };
 
 /** The corpus a preset is meant for (`lm train`'s --data default); others use tinyshakespeare. */
-export const PRESET_CORPUS: Record<string, string> = { mix: MIXED_CORPUS };
+export const PRESET_CORPUS: Record<string, string> = { default: MIXED_CORPUS, mix: MIXED_CORPUS };

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../../models/gpt2/train.js';
-import { DEFAULT_MODEL_PRESET } from '../../models/gpt2/presets.js';
+import { TINY_MODEL_PRESET } from '../../models/gpt2/presets.js';
 import { runExperiment } from '../../experiments/runner.js';
 import { defaultPreset, getSuite, PAPER_ABLATION_IDS, suitePreset, validateRuns, type SuiteConfig } from '../../experiments/suites.js';
 import { gridPairs } from '../../experiments/analyses.js';
@@ -65,7 +65,7 @@ describe('paper suite', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gsae-paper-'));
     try {
       const modelDir = join(dir, 'model');
-      await train({ ...DEFAULT_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
+      await train({ ...TINY_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
       const opt = { lr: 4e-3, lrWarmupSteps: 1 };
       const config: SuiteConfig = {
         ...suitePreset(getSuite('paper'), 'paper'),

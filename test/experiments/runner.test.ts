@@ -13,7 +13,7 @@ import { saeCommand } from '../../cli/commands/sae.js';
 import { steerCommand } from '../../cli/commands/steer.js';
 import { reportCommand } from '../../cli/commands/report.js';
 import { train } from '../../models/gpt2/train.js';
-import { DEFAULT_MODEL_PRESET } from '../../models/gpt2/presets.js';
+import { TINY_MODEL_PRESET } from '../../models/gpt2/presets.js';
 import { runExperiment } from '../../experiments/runner.js';
 import { getSuite, suitePreset, type SuiteConfig } from '../../experiments/suites.js';
 
@@ -22,7 +22,7 @@ describe('experiment runner (tiny end to end)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gsae-exp-'));
     try {
       const modelDir = join(dir, 'model');
-      await train({ ...DEFAULT_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
+      await train({ ...TINY_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
       const config: SuiteConfig = {
         ...suitePreset(getSuite('gsae-vs-topk'), 'quick'),
         hook: 'blocks.0.hook_resid_post',

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../../models/gpt2/train.js';
-import { DEFAULT_MODEL_PRESET } from '../../models/gpt2/presets.js';
+import { TINY_MODEL_PRESET } from '../../models/gpt2/presets.js';
 import { readManifest } from '../../sae/store/manifest.js';
 import { StoreReader } from '../../sae/store/reader.js';
 import { runExperiment } from '../../experiments/runner.js';
@@ -23,7 +23,7 @@ describe('experiment runner: store options (tiny end to end)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gsae-exp-store-'));
     try {
       const modelDir = join(dir, 'model');
-      await train({ ...DEFAULT_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
+      await train({ ...TINY_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
       const g = { variant: 'gsae' as const, k: 4, beta: 1 };
       const config: SuiteConfig = {
         ...suitePreset(getSuite('ablations'), 'quick'),
