@@ -5,7 +5,7 @@
  * seed with its t interval over seeds and the seed-paired difference, plus per-SAE diagnostics
  * that help explain the ratio. experiments/scripts/steering_sweep.ts is the command line over it.
  *
- * Protocol (unchanged from the first sweep, experiments/results/gsae-vs-topk-quick/steering_sweep.md):
+ * Protocol (unchanged from the first sweep, experiments/results/tiny-model/gsae-vs-topk-quick/steering_sweep.md):
  * - held-out batches: the run's held-out sequences (`sequenceBatches(val, seqLen, evalTokens, 16)`,
  *   the runner's); E‖x‖ at the hook over all of them; steering adds c·E‖x‖·d_i at every position.
  * - alive latents: those that fire (f > 0) on the first 4 held-out batches ("probe" tokens).

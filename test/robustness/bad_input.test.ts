@@ -316,8 +316,8 @@ const CASES: Record<string, Case[]> = {
   ],
   'gsae cache': [
     ['missing --out', () => ['cache'], /^gsae: Missing required argument: out/],
-    ['unknown hook', () => cache('--hook', 'blocks.2.resid'), /^gsae: activationsAndGrads: unknown hook 'blocks\.2\.resid' for a 4-layer model; valid names are /],
-    ['hook of a layer the model lacks', () => cache('--hook', 'blocks.9.hook_resid_pre'), /^gsae: activationsAndGrads: unknown hook 'blocks\.9\.hook_resid_pre' for a 4-layer model/],
+    ['unknown hook', () => cache('--hook', 'blocks.2.resid'), /^gsae: activationsAndGrads: unknown hook 'blocks\.2\.resid' for a \d+-layer model; valid names are /],
+    ['hook of a layer the model lacks', () => cache('--hook', 'blocks.9.hook_resid_pre'), /^gsae: activationsAndGrads: unknown hook 'blocks\.9\.hook_resid_pre' for a \d+-layer model/],
     ['--tokens 0', () => cache('--tokens', '0'), /^gsae: --tokens must be a positive integer, got 0$/],
     ['--tokens abc', () => cache('--tokens', 'abc'), /^gsae: --tokens must be a positive integer, got NaN$/],
     ['--seq-len 1', () => cache('--seq-len', '1'), /^gsae: store: seqLen 1 must be at least 2/],
