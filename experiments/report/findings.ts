@@ -126,8 +126,8 @@ export function pairedDifferenceTable(pairs: readonly PairedComparison[], metric
   return [head, sep, ...body].join('\n');
 }
 
-/** Linear interpolation of y at x over points sorted by x (null outside their range). */
-function interp(points: [number, number][], x: number): number | null {
+/** Linear interpolation of y at x over points (sorted here; null outside their range). */
+export function interp(points: readonly [number, number][], x: number): number | null {
   const p = [...points].sort((a, b) => a[0] - b[0]);
   if (p.length === 0 || x < p[0]![0] || x > p[p.length - 1]![0]) return null;
   for (let i = 0; i + 1 < p.length; i++) {

@@ -12,7 +12,7 @@ import type { Analyses } from '../analyses.js';
 import { renderSteeringInvestigation } from '../eval/steering_investigation.js';
 import { renderFeatureSplitting } from '../eval/feature_splitting.js';
 import {
-  ablationFindings, ablationPairs, gsaeVsTopkFindings, gsaeVsTopkPairs, pairedDifferenceTable, paretoFindings,
+  ablationFindings, ablationPairs, gsaeVsTopkFindings, gsaeVsTopkPairs, interp, pairedDifferenceTable, paretoFindings,
 } from './findings.js';
 import { pairedInterval, verdictOf, type TInterval } from '../eval/statistics.js';
 
@@ -37,18 +37,6 @@ export function optionRows(rows: readonly Row[]): Row[] {
 
 const f = (x: number, d = 3) => (Number.isFinite(x) ? Number(x.toPrecision(d)).toString() : 'n/a');
 const iv = (x: TInterval) => (x.n >= 2 ? `${f(x.mean)} [${f(x.lo)}, ${f(x.hi)}]` : `${f(x.mean)} (n = ${x.n})`);
-
-/** Linear interpolation of y at x over points (sorted here); null outside their range. */
-function interp(points: readonly [number, number][], x: number): number | null {
-  const p = [...points].sort((a, b) => a[0] - b[0]);
-  if (p.length === 0 || x < p[0]![0] || x > p[p.length - 1]![0]) return null;
-  for (let i = 0; i + 1 < p.length; i++) {
-    const [x0, y0] = p[i]!;
-    const [x1, y1] = p[i + 1]!;
-    if (x >= x0 && x <= x1) return x1 === x0 ? y0 : y0 + ((y1 - y0) * (x - x0)) / (x1 - x0);
-  }
-  return p[0]![0] === x ? p[0]![1] : null;
-}
 
 export interface FrontierComparison {
   seeds: number[];

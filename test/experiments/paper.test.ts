@@ -8,8 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../../models/gpt2/train.js';
-import { TINY_MODEL_PRESET } from '../../models/gpt2/presets.js';
+import { microSuiteConfig, trainMicroModel } from './micro.js';
 import { runExperiment } from '../../experiments/runner.js';
 import { defaultPreset, getSuite, PAPER_ABLATION_IDS, suitePreset, validateRuns, type SuiteConfig } from '../../experiments/suites.js';
 import { gridPairs } from '../../experiments/analyses.js';
@@ -64,20 +63,10 @@ describe('paper suite', () => {
   it('runs end to end on a tiny model: rows, analyses, every report section; a re-run reuses everything', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gsae-paper-'));
     try {
-      const modelDir = join(dir, 'model');
-      await train({ ...TINY_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
+      const modelDir = await trainMicroModel(dir);
       const opt = { lr: 4e-3, lrWarmupSteps: 1 };
-      const config: SuiteConfig = {
-        ...suitePreset(getSuite('paper'), 'paper'),
-        hook: 'blocks.0.hook_resid_post',
-        expansion: 2,
-        seqLen: 16,
-        trainTokens: 256 * 2,
-        batchSize: 256,
-        storeTrainTokens: 1024,
+      const config: SuiteConfig = microSuiteConfig('paper', {
         evalTokens: 512,
-        steering: { latents: 2, c: 1, topN: 3, contexts: 1 },
-        seeds: [0, 1],
         runs: [
           { id: 'topk-k4', group: 'TopK', variant: 'topk', k: 4, ...opt },
           { id: 'gsae-k4-b1', group: 'g-SAE β=1', variant: 'gsae', k: 4, beta: 1, gradNorm: 'rms', ...opt },
@@ -88,7 +77,7 @@ describe('paper suite', () => {
           { id: 'gated-2', group: 'Gated', variant: 'gated', l1Coefficient: 2, ...opt },
         ],
         analyses: { steering: { ks: [4], betas: [1], cs: [1, 2], latents: 2, topN: 3, batchSeqs: 8 }, splitting: { tau: 0.7 } },
-      };
+      }, 'paper');
       const out = join(dir, 'out');
       const logs: string[] = [];
       const res = await runExperiment({ suite: 'paper', preset: 'paper', out, cacheDir: join(dir, 'cache'), model: modelDir, config, log: (s) => logs.push(s) });

@@ -12,33 +12,23 @@ import { runCli as cli } from '../cli_helpers.js';
 import { saeCommand } from '../../cli/commands/sae.js';
 import { steerCommand } from '../../cli/commands/steer.js';
 import { reportCommand } from '../../cli/commands/report.js';
-import { train } from '../../models/gpt2/train.js';
-import { TINY_MODEL_PRESET } from '../../models/gpt2/presets.js';
+import { microSuiteConfig, trainMicroModel } from './micro.js';
 import { runExperiment } from '../../experiments/runner.js';
-import { getSuite, suitePreset, type SuiteConfig } from '../../experiments/suites.js';
+import type { SuiteConfig } from '../../experiments/suites.js';
 
 describe('experiment runner (tiny end to end)', () => {
   it('builds stores, trains, evaluates and reports; a re-run reuses finished SAEs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gsae-exp-'));
     try {
-      const modelDir = join(dir, 'model');
-      await train({ ...TINY_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
-      const config: SuiteConfig = {
-        ...suitePreset(getSuite('gsae-vs-topk'), 'quick'),
-        hook: 'blocks.0.hook_resid_post',
-        expansion: 2,
-        seqLen: 16,
+      const modelDir = await trainMicroModel(dir);
+      const config: SuiteConfig = microSuiteConfig('gsae-vs-topk', {
         trainTokens: 256 * 4,
-        batchSize: 256,
-        storeTrainTokens: 1024,
-        evalTokens: 256,
         steering: { latents: 4, c: 1, topN: 3, contexts: 1 },
-        seeds: [0, 1],
         runs: [
           { id: 'topk-k4', group: 'TopK', variant: 'topk', k: 4 },
           { id: 'gsae-k4-b1', group: 'g-SAE β=1', variant: 'gsae', k: 4, beta: 1, gradNorm: 'rms' },
         ],
-      };
+      });
       const out = join(dir, 'out');
       const logs: string[] = [];
       const res = await runExperiment({ suite: 'gsae-vs-topk', preset: 'quick', out, cacheDir: join(dir, 'cache'), model: modelDir, config, log: (s) => logs.push(s) });

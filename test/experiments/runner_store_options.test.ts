@@ -8,12 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../../models/gpt2/train.js';
-import { TINY_MODEL_PRESET } from '../../models/gpt2/presets.js';
 import { readManifest } from '../../sae/store/manifest.js';
 import { StoreReader } from '../../sae/store/reader.js';
+import { microSuiteConfig, trainMicroModel } from './micro.js';
 import { runExperiment } from '../../experiments/runner.js';
-import { getSuite, suitePreset, type SuiteConfig } from '../../experiments/suites.js';
+import type { SuiteConfig } from '../../experiments/suites.js';
 import { saeDigest } from '../../experiments/train_stores.js';
 
 const rowsOf = (r: StoreReader, f: 'x' | 'g') => [...r.sequential(1 << 20)].flatMap((b) => Array.from(b[f]!));
@@ -22,27 +21,16 @@ describe('experiment runner: store options (tiny end to end)', () => {
   it('trains on spliced and mean-loss stores, records them, and resumes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gsae-exp-store-'));
     try {
-      const modelDir = join(dir, 'model');
-      await train({ ...TINY_MODEL_PRESET, data: 'data/tinyshakespeare/input.txt', out: modelDir, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, iters: 2, evalInterval: 2, evalIters: 1, checkpointInterval: 0 });
+      const modelDir = await trainMicroModel(dir);
       const g = { variant: 'gsae' as const, k: 4, beta: 1 };
-      const config: SuiteConfig = {
-        ...suitePreset(getSuite('ablations'), 'quick'),
-        hook: 'blocks.0.hook_resid_post',
-        expansion: 2,
-        seqLen: 16,
-        trainTokens: 256 * 2,
-        batchSize: 256,
-        storeTrainTokens: 1024,
-        evalTokens: 256,
-        steering: { latents: 2, c: 1, topN: 3, contexts: 1 },
-        seeds: [0, 1],
+      const config: SuiteConfig = microSuiteConfig('ablations', {
         runs: [
           { id: 'gsae-k4-b1', group: 'ref', ...g, gradNorm: 'rms' },
           { id: 'gsae-k4-b1-spliced', group: 'spliced', ...g, gradNorm: 'rms', store: { gradSource: 'spliced', spliceRun: 'gsae-k4-b1' } },
           { id: 'gsae-k4-b1-mean', group: 'mean', ...g, gradNorm: 'rms', store: { gradReduction: 'mean' } },
           { id: 'gsae-k4-raw-mean', group: 'raw mean', ...g, gradNorm: 'none', store: { gradReduction: 'mean' } },
         ],
-      };
+      });
       const out = join(dir, 'out');
       const cache = join(dir, 'cache');
       const logs: string[] = [];
