@@ -80,7 +80,9 @@ export function storeTokens(m: StoreManifest, model: LoadedModel, storeDir: stri
     throw new Error(`store ${storeDir}: its token source ${JSON.stringify(src)} is not '<corpus>#train' or '<corpus>#val', so its token ids cannot be recovered (build it with 'gsae cache')`);
   }
   const path = src.slice(0, hash);
-  if (!existsSync(path)) throw new Error(`store ${storeDir}: its corpus ${path} (tokens.source) does not exist here; run from the directory the store was built in`);
+  // a mixed corpus is named 'a+b' (models/gpt2/data.ts): every part must be here
+  const missing = path.split('+').filter((p) => !existsSync(p));
+  if (missing.length) throw new Error(`store ${storeDir}: its corpus ${missing.join(', ')} (tokens.source ${path}) does not exist here; run from the directory the store was built in`);
   const key = `${path}\0${model.id}`;
   let corpus = corpusCache.get(key);
   if (!corpus) {
