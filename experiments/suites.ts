@@ -12,6 +12,13 @@ import type { StoreOption } from './train_stores.js';
  * training store it reads (`store`: see experiments/train_stores.ts; default: the suite's clean,
  * summed-loss store).
  */
+/**
+ * Whether a run id belongs to the TopK / g-SAE grid that `gsaeRun` names (`topk-k8`, `gsae-k32-b4`)
+ * rather than to an option run built on it; β = 0 g-SAEs (`gsae-k16-b0`) are an option run: the
+ * check that they equal TopK.
+ */
+export const isGridRun = (id: string): boolean => /^(topk-k\d+|gsae-k\d+-b(?!0$)[\d.]+)$/.test(id);
+
 export type RunSpec = { id: string; group: string; store?: StoreOption } & Partial<SaeTrainConfig>;
 
 const STORE_KEYS = new Set(['gradReduction', 'gradSource', 'spliceRun']);

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Row } from './tables.js';
 import type { Analyses } from '../analyses.js';
+import { isGridRun } from '../suites.js';
 import { renderSteeringInvestigation } from '../eval/steering_investigation.js';
 import { renderFeatureSplitting } from '../eval/feature_splitting.js';
 import {
@@ -16,18 +17,13 @@ import {
 } from './findings.js';
 import { pairedInterval, verdictOf, type TInterval } from '../eval/statistics.js';
 
-/**
- * Ids of the TopK / g-SAE grid (`topk-k8`, `gsae-k32-b4`), not the option runs built on them; β = 0
- * g-SAEs (`gsae-k16-b0`) are an option run: the check that they equal TopK.
- */
-const GRID_ID = /^(topk-k\d+|gsae-k\d+-b(?!0$)[\d.]+)$/;
 /** The g-SAE option runs of the paper preset, compared with `gsae-k{k}-b1` (see suites.ts). */
 const OPTION_ID = /^gsae-k\d+-(b0|b1-values|raw|b1-spliced|b1-mean|raw-mean)$/;
 /** The groups on the L0/fidelity frontier. */
 const FRONTIER_GROUPS = new Set(['TopK', 'g-SAE β=1', 'ReLU-L1', 'Gated']);
 
-export const gridRows = (rows: readonly Row[]) => rows.filter((r) => GRID_ID.test(String(r.id)));
-export const frontierRows = (rows: readonly Row[]) => rows.filter((r) => GRID_ID.test(String(r.id)) ? FRONTIER_GROUPS.has(String(r.group)) : r.variant === 'relu_l1' || r.variant === 'gated');
+export const gridRows = (rows: readonly Row[]) => rows.filter((r) => isGridRun(String(r.id)));
+export const frontierRows = (rows: readonly Row[]) => rows.filter((r) => isGridRun(String(r.id)) ? FRONTIER_GROUPS.has(String(r.group)) : r.variant === 'relu_l1' || r.variant === 'gated');
 
 /** The option runs with their reference (β = 1) and the TopK of the same k. */
 export function optionRows(rows: readonly Row[]): Row[] {

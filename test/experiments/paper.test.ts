@@ -33,7 +33,8 @@ describe('paper suite', () => {
     expect(p.runs.filter((r) => r.variant === 'relu_l1').length).toBeGreaterThanOrEqual(3);
     expect(p.runs.filter((r) => r.variant === 'gated').length).toBeGreaterThanOrEqual(3);
     // the steering sweep pairs exist in the grid
-    expect(gridPairs(ids, p.analyses!.steering.ks, p.analyses!.steering.betas).length).toBe(p.analyses!.steering.ks.length * p.analyses!.steering.betas.length);
+    const rows = p.runs.map((r) => ({ id: r.id, variant: r.variant ?? '', k: r.k ?? NaN, seed: 0, beta: r.beta }));
+    expect(gridPairs(rows, p.analyses!.steering.ks, p.analyses!.steering.betas).length).toBe(p.analyses!.steering.ks.length * p.analyses!.steering.betas.length);
   });
 
   it('splits rows into the grid and the options, and compares the frontier seed by seed', () => {
