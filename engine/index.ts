@@ -39,6 +39,7 @@ export { matmul } from './ops/matmul.js';
 export * from './ops/indexing.js';
 export * from './ops/create.js';
 export * from './ops/topk.js';
+export * from './ops/gsae_topk.js';
 export * from './ops/sparse.js';
 export * from './ops/optim.js';
 export * from './nn/functional.js';

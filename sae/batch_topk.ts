@@ -24,7 +24,7 @@
  */
 import * as E from '../engine/index.js';
 import type { SaeTrainConfig } from './config.js';
-import { auxkLossSparse, centre, host, preActs, preActsAt, sqErrPerBatch, type HostParams, type Params, type SparseCode } from './common.js';
+import { auxkLossSparse, centre, host, preActs, preActsAt, rankBy, sqErrPerBatch, type HostParams, type Params, type SparseCode } from './common.js';
 import { initTopkLike, topkFamilyLoss, withLazyF } from './topk.js';
 import type { Batch, LossContext, LossResult, Variant } from './variant.js';
 
@@ -91,7 +91,7 @@ function batchTopkLossSparse(p: Params, x: E.Tensor, ctx: LossContext): LossResu
   const parts: Record<string, E.Tensor> = { mse_loss: mse };
   let loss = mse;
   if (ctx.deadMask && ctx.cfg.auxkCoefficient > 0) {
-    const aux = E.mul(auxkLossSparse(p, x, xHat, z, ctx.deadMask, ctx.cfg.kAux, (idx) => preActsAt(p, x, idx, z)), ctx.cfg.auxkCoefficient);
+    const aux = E.mul(auxkLossSparse(p, x, xHat, rankBy(z), ctx.deadMask, ctx.cfg.kAux, (idx) => preActsAt(p, x, idx, z)), ctx.cfg.auxkCoefficient);
     parts.auxk_loss = aux;
     loss = E.add(loss, aux);
   }

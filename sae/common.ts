@@ -295,14 +295,26 @@ export function densify(code: SparseCode, m: number): E.Tensor {
 }
 
 /**
+ * How a TopK-family SAE ranks its latents: the indices [B, k] of the k best latents of each row,
+ * among those where `mask` [m] is 1 when given (AuxK's dead latents; −∞ elsewhere, as
+ * `where(mask, score, −∞)` gives). A constant: no gradient flows through a selection.
+ */
+export type Ranker = (k: number, mask?: E.Tensor) => E.Tensor;
+
+/** The Ranker of a dense score [B, m]: topk of the score (masked to −∞ outside `mask`). */
+export function rankBy(score: E.Tensor): Ranker {
+  return (k, mask) => E.topkIndices(mask ? E.where(mask, score, -Infinity) : score, k);
+}
+
+/**
  * AuxK (as `auxkLoss`) through the sparse kernels: the k_aux dead latents are ranked by the
  * dense `score` (a constant: only the ranking uses it), their values come from `valuesAt(idx)`
  * (recomputed at the picked latents, so the gradient is sparse) and ê is an embeddingBag of their
  * decoder rows. Same loss as `auxkLoss` with values = valuesAt over all latents.
  */
-export function auxkLossSparse(p: Params, x: E.Tensor, xHat: E.Tensor, score: E.Tensor, deadMask: E.Tensor, kAux: number, valuesAt: (idx: E.Tensor) => E.Tensor): E.Tensor {
+export function auxkLossSparse(p: Params, x: E.Tensor, xHat: E.Tensor, rank: Ranker, deadMask: E.Tensor, kAux: number, valuesAt: (idx: E.Tensor) => E.Tensor): E.Tensor {
   const e = E.stopGradient(E.sub(x, xHat));
-  const idx = E.topkIndices(E.where(deadMask, score, -Infinity), kAux);
+  const idx = rank(kAux, deadMask);
   const picked = E.mul(E.relu(valuesAt(idx)), E.gather(deadMask, idx));
   return sqErrPerBatch(e, E.embeddingBag(picked, idx, p.W_dec!, 'rows'));
 }

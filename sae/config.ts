@@ -87,6 +87,14 @@ export interface SaeTrainConfig {
    * as the dense path up to float32 summation order; false = the dense path.
    */
   sparseKernels: boolean;
+  /**
+   * gsae with sparseKernels, valueSource 'z' and gradNorm 'none': rank with the screened primitive
+   * `gsaeTopkIndices`, which selects exactly what the dense score s = z ⊙ (1 + β|W_decᵀg|) selects
+   * (bit for bit, ties included) without computing W_decᵀg for every latent; false = the dense
+   * score. Other g-SAE options always use the dense score (they need every a_i: gradNorm 'rms'
+   * divides by its RMS over the batch, valueSource 's' reads it at the picks).
+   */
+  screenedTopk: boolean;
 
   // ---- init
   bDecInit: BDecInit;
@@ -147,6 +155,7 @@ export const BASE_DEFAULTS: Omit<SaeTrainConfig, 'variant' | 'dIn' | 'dSae'> = {
   kAux: 0,
   auxkCoefficient: 1 / 32,
   sparseKernels: true,
+  screenedTopk: true,
   bDecInit: 'geometric_median',
   initSamples: 4096,
   normalizeActivations: 'expected_average_only_in',
@@ -296,6 +305,7 @@ export function resolveConfig(partial: Partial<SaeTrainConfig> & Record<string, 
   if (c.kAux > c.dSae) fail('kAux', `${c.kAux} exceeds dSae = ${c.dSae}`);
   finiteNum(r, 'auxkCoefficient', 0);
   if (typeof c.sparseKernels !== 'boolean') fail('sparseKernels', `must be true or false, got ${JSON.stringify(c.sparseKernels)}`);
+  if (typeof c.screenedTopk !== 'boolean') fail('screenedTopk', `must be true or false, got ${JSON.stringify(c.screenedTopk)}`);
   oneOf(r, 'bDecInit', ['geometric_median', 'mean', 'zeros'] as const);
   posInt(r, 'initSamples');
   oneOf(r, 'normalizeActivations', ['none', 'expected_average_only_in'] as const);

@@ -13,7 +13,7 @@
  */
 import * as E from '../engine/index.js';
 import type { GradNorm, ValueSource } from './config.js';
-import { centre, keepTopkBy, preActs, preActsAt, type Params } from './common.js';
+import { centre, keepTopkBy, preActs, preActsAt, rankBy, type Params, type Ranker } from './common.js';
 import { initTopkLike, topkFamilyLoss, topkFamilyLossSparse } from './topk.js';
 import type { Batch, LossContext, LossResult, Variant } from './variant.js';
 
@@ -73,13 +73,20 @@ export const gsaeVariant: Variant = {
       const gg = checkGrad(batch.x, batch.g);
       const xc = centre(batch.x, p.b_dec!);
       const z = E.add(E.matmul(xc, p.W_enc!), p.b_enc!);
+      if (cfg.screenedTopk && cfg.valueSource === 'z' && cfg.gradNorm === 'none') {
+        // the same selection without the dense a: gsaeTopkIndices screens with a proven bound on
+        // |a| and computes a exactly (in the dense product's own order) for the few candidates.
+        // It passes no gradient, so W_dec needs no stopGradient (a copy on the wasm backend).
+        const rank: Ranker = (k, mask) => E.gsaeTopkIndices(mask ? E.where(mask, z, -Infinity) : z, gg, p.W_dec!, k, cfg.beta);
+        return topkFamilyLossSparse(p, batch.x, rank, (idx) => preActsAt(p, batch.x, idx, z), ctx);
+      }
       const a = gradProjection(p.W_dec!, gg, cfg.gradNorm);
       const s = gsaeScore(z, a, cfg.beta);
       const valuesAt = (idx: E.Tensor): E.Tensor => {
         const zi = preActsAt(p, batch.x, idx, z);
         return cfg.valueSource === 's' ? gsaeScore(zi, E.takeAlongAxis(a, idx, -1), cfg.beta) : zi;
       };
-      return topkFamilyLossSparse(p, batch.x, s, valuesAt, ctx);
+      return topkFamilyLossSparse(p, batch.x, rankBy(s), valuesAt, ctx);
     }
     const { f, z, s } = gsaeEncode(p, batch.x, batch.g, ctx.cfg);
     // AuxK ranks dead latents by s (METHODS §1.3), values as in the main path.

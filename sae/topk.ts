@@ -13,8 +13,8 @@
 import * as E from '../engine/index.js';
 import type { SaeTrainConfig } from './config.js';
 import {
-  auxkLoss, auxkLossSparse, centre, decode, decodeSparse, densify, host, initDecoderAndEncoder, keepTopkBy, preActs, preActsAt, sqErrPerBatch,
-  type HostParams, type Params, type SparseCode,
+  auxkLoss, auxkLossSparse, centre, decode, decodeSparse, densify, host, initDecoderAndEncoder, keepTopkBy, preActs, preActsAt, rankBy, sqErrPerBatch,
+  type HostParams, type Params, type Ranker, type SparseCode,
 } from './common.js';
 import type { Batch, LossContext, LossResult, Variant } from './variant.js';
 
@@ -47,24 +47,25 @@ export function topkFamilyLoss(p: Params, x: E.Tensor, f: E.Tensor, auxScore: E.
 }
 
 /**
- * `topkFamilyLoss` through the sparse kernels. `score` [B, m] ranks the latents (a constant),
- * `valuesAt(idx)` gives the values to ReLU at picked indices [B, k'] (differentiable, sparse);
- * AuxK ranks dead latents by `score` too. The sparse code is returned in
- * `extra.topkIndices` / `extra.topkValues`; `f` is built from it only when read.
+ * `topkFamilyLoss` through the sparse kernels. `rank` picks the latents (a constant: `rankBy(z)`
+ * for TopK, the g-SAE's score or its screened primitive), `valuesAt(idx)` gives the values to
+ * ReLU at picked indices [B, k'] (differentiable, sparse); AuxK ranks the dead latents with `rank`
+ * too. The sparse code is returned in `extra.topkIndices` / `extra.topkValues`; `f` is built from
+ * it only when read.
  */
-export function topkFamilyLossSparse(p: Params, x: E.Tensor, score: E.Tensor, valuesAt: (idx: E.Tensor) => E.Tensor, ctx: LossContext): LossResult {
-  const idx = E.topkIndices(score, ctx.cfg.k);
+export function topkFamilyLossSparse(p: Params, x: E.Tensor, rank: Ranker, valuesAt: (idx: E.Tensor) => E.Tensor, ctx: LossContext): LossResult {
+  const idx = rank(ctx.cfg.k);
   const code: SparseCode = { idx, values: E.relu(valuesAt(idx)) };
   const xHat = decodeSparse(p, code);
   const mse = sqErrPerBatch(x, xHat);
   const parts: Record<string, E.Tensor> = { mse_loss: mse };
   let loss = mse;
   if (ctx.deadMask && ctx.cfg.auxkCoefficient > 0) {
-    const aux = E.mul(auxkLossSparse(p, x, xHat, score, ctx.deadMask, ctx.cfg.kAux, valuesAt), ctx.cfg.auxkCoefficient);
+    const aux = E.mul(auxkLossSparse(p, x, xHat, rank, ctx.deadMask, ctx.cfg.kAux, valuesAt), ctx.cfg.auxkCoefficient);
     parts.auxk_loss = aux;
     loss = E.add(loss, aux);
   }
-  return withLazyF({ loss, parts, xHat, extra: { topkIndices: code.idx, topkValues: code.values } }, code, score.shape[1]!);
+  return withLazyF({ loss, parts, xHat, extra: { topkIndices: code.idx, topkValues: code.values } }, code, ctx.cfg.dSae);
 }
 
 /**
@@ -102,7 +103,7 @@ export const topkVariant: Variant = {
       const xc = centre(batch.x, p.b_dec!);
       // z only ranks: topkIndices passes no gradient, so its dense matmul has no backward
       const z = E.add(E.matmul(xc, p.W_enc!), p.b_enc!);
-      return topkFamilyLossSparse(p, batch.x, z, (idx) => preActsAt(p, batch.x, idx, z), ctx);
+      return topkFamilyLossSparse(p, batch.x, rankBy(z), (idx) => preActsAt(p, batch.x, idx, z), ctx);
     }
     const { f, z } = topkEncode(p, batch.x, ctx.cfg.k);
     return topkFamilyLoss(p, batch.x, f, z, z, ctx);

@@ -23,20 +23,22 @@ const SHAPES = [
  * in the same run), and its dense path (`sparseKernels: false`) at d256, so the sparse path's
  * speed-up is measured in the same run.
  */
-const RUNS = [
+const RUNS: { kind: 'topk' | 'gsae' | 'batchtopk'; s: (typeof SHAPES)[number]; dense: boolean; denseScore?: boolean }[] = [
   ...(['topk', 'gsae', 'batchtopk'] as const).flatMap((kind) => SHAPES.map((s) => ({ kind, s, dense: false }))),
   { kind: 'batchtopk' as const, s: SHAPES[0]!, dense: true },
+  // the g-SAE ranking by the dense score (screenedTopk: false): what the screened primitive saves
+  ...SHAPES.map((s) => ({ kind: 'gsae' as const, s, dense: false, denseScore: true })),
 ];
 
-for (const { kind, s, dense } of RUNS) {
+for (const { kind, s, dense, denseScore } of RUNS) {
   registerWorkload({
-    name: dense ? `sae.${kind}.dense_step` : `sae.${kind}.step`,
+    name: dense ? `sae.${kind}.dense_step` : denseScore ? `sae.${kind}.dense_score_step` : `sae.${kind}.step`,
     unit: 'tokens/s',
     shape: { d: s.d, m: s.m, k: s.k, batch: s.batch },
     workPerStep: s.batch,
     // encoder matmul (+ the g projection) forward, dense-equivalent backward
     flopPerStep: (kind === 'gsae' ? 4 : 2) * s.batch * s.d * s.m * 3,
-    quick: s.quick,
+    quick: s.quick && !denseScore,
     setup() {
       const rng = new E.Rng(0);
       const rows = 2 * s.batch;
@@ -46,7 +48,7 @@ for (const { kind, s, dense } of RUNS) {
       const trainer = SaeTrainer.create(
         {
           variant: kind, dIn: s.d, dSae: s.m, k: s.k, beta: 1, batchSize: s.batch, totalSteps: 1_000_000, lr: 1e-4,
-          auxkCoefficient: 0, normalizeActivations: 'none', bDecInit: 'zeros', logEvery: 1_000_000, seed: 0, sparseKernels: !dense,
+          auxkCoefficient: 0, normalizeActivations: 'none', bDecInit: 'zeros', logEvery: 1_000_000, seed: 0, sparseKernels: !dense, screenedTopk: !denseScore,
         },
         source,
       );

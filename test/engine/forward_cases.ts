@@ -422,6 +422,32 @@ const otherCases: ForwardCase[] = [
       expectNd(y, topkH(xr, k).indices, 0, 0, 'topkIndices');
     },
   ),
+  fcase(
+    'gsaeTopkIndices',
+    'gsaeTopkIndices: top k of z ⊙ (1 + β|g Wᵀ|) by a host sort (small integers: every score exact, many ties)',
+    fc
+      .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 9 }))
+      .chain(([B, d, m]) =>
+        fc.tuple(
+          dataArb([B, m], smallInt), dataArb([B, d], smallInt), dataArb([m, d], smallInt),
+          fc.integer({ min: 0, max: m }), fc.constantFrom(0, 0.5, 1, 2), floatDtype,
+        ),
+      ),
+    ([z, g, w, k, beta]) => `gsaeTopkIndices z ${fmt(z.shape)} d ${g.shape[1]} k ${k} β ${beta}`,
+    ([z, g, w, k, beta, d]) => {
+      const [B, m] = z.shape as [number, number];
+      const dIn = g.shape[1]!;
+      const s = z.data.map((zv, p) => {
+        const b = Math.floor(p / m), i = p % m;
+        let a = 0;
+        for (let t = 0; t < dIn; t++) a += g.data[b * dIn + t]! * w.data[i * dIn + t]!;
+        return zv * (1 + beta * Math.abs(a));
+      });
+      const y = E.gsaeTopkIndices(upload(z, d), upload(g, d), upload(w, d), k, beta);
+      expect(y.dtype === 'int32' && y.shape[0] === B && y.shape[1] === k, `gsaeTopkIndices ${y.dtype} ${fmt(y.shape)}`);
+      expectNd(y, topkH({ shape: [B, m], data: s }, k).indices, 0, 0, 'gsaeTopkIndices');
+    },
+  ),
 ];
 
 function expect(ok: boolean, msg: string): void {

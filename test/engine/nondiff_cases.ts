@@ -67,6 +67,17 @@ export const CONST_CASES: ConstCase[] = [
       .map(([x, k]) => ({ inputs: [x], f: (t: E.Tensor) => E.topkIndices(t, k), label: `topkIndices ${fmt(x.shape)} k ${k}` })),
   },
   {
+    op: 'gsaeTopkIndices',
+    arb: fc
+      .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }))
+      .chain(([B, d, m]) => fc.tuple(hostArb([B, m]), hostArb([B, d]), hostArb([m, d]), fc.integer({ min: 0, max: m })))
+      .map(([z, g, w, k]) => ({
+        inputs: [z, g, w],
+        f: (zt: E.Tensor, gt: E.Tensor, wt: E.Tensor) => E.gsaeTopkIndices(zt, gt, wt, k, 1),
+        label: `gsaeTopkIndices z ${fmt(z.shape)} d ${g.shape[1]} k ${k}`,
+      })),
+  },
+  {
     op: 'full',
     arb: shapeArb()
       .chain((s) => hostArb(s))

@@ -35,7 +35,7 @@ import type { DeviceBuffer } from './residency.js';
 
 /**
  * Ops that run as gpu.js kernels (reshape and stopGradient as zero-copy aliases) whenever their
- * preconditions hold: 44 of the engine's 49 primitives. The preconditions that send an op to the
+ * preconditions hold: 44 of the engine's 50 primitives. The preconditions that send an op to the
  * host instead: int32 results that could leave ±2^24, indices not proven in range, a float → int32
  * cast, gather-style scatterAdd above its work bound, concat of more than 8 tensors.
  */
@@ -49,9 +49,10 @@ export const NATIVE_OPS: readonly string[] = [
 /**
  * Ops that always run the reference kernel on the host (counted in `fallbacks()`): topk (sorting),
  * the sparse row primitives (data-dependent gathers/scatters over k ≪ m picks: small work, and
- * scatterOuter's accumulation has no gather-form kernel here) and the multi-output adamStep.
+ * scatterOuter's accumulation has no gather-form kernel here), the multi-output adamStep and
+ * gsaeTopkIndices (a ranking, like topk; the reference kernel is its dense definition).
  */
-export const HOST_OPS: readonly string[] = ['topkIndices', 'gatherDot', 'embeddingBag', 'scatterOuter', 'adamStep'];
+export const HOST_OPS: readonly string[] = ['topkIndices', 'gatherDot', 'embeddingBag', 'scatterOuter', 'adamStep', 'gsaeTopkIndices'];
 
 /** Why an op ran on the reference kernel instead. */
 export class Fallback {
@@ -171,6 +172,8 @@ export function planOp(op: string, ins: readonly TensorRef[], out: TensorRef, at
     }
     case 'topkIndices':
       return new Fallback('no gpu.js kernel for topk (sorting); runs on the host');
+    case 'gsaeTopkIndices':
+      return new Fallback('no gpu.js kernel for the g-SAE ranking (a topk); runs on the host');
   }
   const u = unaryKernel(op, out.shape, cg);
   if (u) return { plan: u };

@@ -9,6 +9,7 @@ import { registerBackend } from '../../engine.js';
 import { elementwiseKernels } from './elementwise.js';
 import { structuralKernels } from './structural.js';
 import { sparseKernels } from './sparse.js';
+import { gsaeTopkKernels } from './gsae_topk.js';
 import type { Kernel, View } from './view.js';
 
 class HostBuffer implements BufferHandle {
@@ -18,7 +19,7 @@ class HostBuffer implements BufferHandle {
   }
 }
 
-export const referenceKernels: Record<string, Kernel> = { ...elementwiseKernels, ...structuralKernels, ...sparseKernels };
+export const referenceKernels: Record<string, Kernel> = { ...elementwiseKernels, ...structuralKernels, ...sparseKernels, ...gsaeTopkKernels };
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';

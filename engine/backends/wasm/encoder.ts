@@ -208,6 +208,7 @@ export const f32x4 = {
     return [0xfd, 0x0c, ...b, ...b, ...b, ...b];
   },
   extract_lane: (v: Ex, lane: number): Ex => cat(v, [0xfd, ...uleb(0x1f), lane]),
+  replace_lane: (v: Ex, lane: number, x: Ex): Ex => cat(v, x, [0xfd, ...uleb(0x20), lane]),
   eq: simd(0x41),
   ne: simd(0x42),
   lt: simd(0x43),

@@ -4,6 +4,7 @@ import { addElementwise } from './kernels/elementwise.js';
 import { addGemm, addGemmDyn, DEFAULT_GEMM, type GemmConfig } from './kernels/gemm.js';
 import { addBulk, addCopy, addMovement } from './kernels/movement.js';
 import { addTopk } from './kernels/topk.js';
+import { addGsaeTopk } from './kernels/gsae_topk.js';
 import { addSparse } from './kernels/sparse.js';
 import { addArgmax, addReductions } from './kernels/reduce.js';
 
@@ -24,7 +25,7 @@ export function buildKernelModule(opts: { relaxed: boolean; maxPages: number; ge
   addMovement(mb);
   addCopy(mb);
   addBulk(mb);
-  addTopk(mb);
+  addGsaeTopk(mb, { relaxed: opts.relaxed, KC: gemm.KC, sift: addTopk(mb) });
   addSparse(mb);
   addGemmDyn(mb, gemmFn);
   const bytes = encodeModule({ initial: 1, maximum: opts.maxPages, shared: true }, mb.funcs);

@@ -99,6 +99,7 @@ describe('wasm encoder', () => {
     [['v128'], 'v128', f32x4.convert_i32x4_s(V(0)), 'local.get 0 f32x4.convert_i32x4_s'],
     [['f32'], 'v128', f32x4.splat(V(0)), 'local.get 0 f32x4.splat'],
     [['v128'], 'f32', f32x4.extract_lane(V(0), 3), 'local.get 0 f32x4.extract_lane 3'],
+    [['v128', 'f32'], 'v128', f32x4.replace_lane(V(0), 2, V(1)), 'local.get 0 local.get 1 f32x4.replace_lane 2'],
     [[], 'v128', f32x4.const(1.5), 'v128.const f32x4 1.5 1.5 1.5 1.5'],
     [[], 'v128', v128.const([1, -2, 3, 0x7fffffff]), 'v128.const i32x4 1 -2 3 0x7fffffff'],
     [['v128', 'v128'], 'v128', v128.and(V(0), V(1)), 'local.get 0 local.get 1 v128.and'],

@@ -16,12 +16,13 @@
  *     at the first NaN, after which the call returns (the reference throws there too)
  */
 import {
-  block, br, brIf, call, f32, f32x4, forLoop, get, i32, ifThen, loop, ret, set, v128, type Ex, type ModuleBuilder,
+  block, br, brIf, call, f32, f32x4, forLoop, get, i32, ifThen, loop, ret, set, v128, type Ex, type Func, type ModuleBuilder,
 } from '../encoder.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 
-export function addTopk(mb: ModuleBuilder): void {
+/** Adds `topk_rows` and its heap's `topk_sift`; returns `topk_sift` (gsae_topk.ts's heaps use it). */
+export function addTopk(mb: ModuleBuilder): Func {
   // worse(v1, i1, v2, i2): (v1, i1) ranks below (v2, i2). Emitted inline (Node 20's V8 does not
   // inline wasm calls, and sift evaluates it twice per level).
   const worseEx = (v1: Ex, i1: Ex, v2: Ex, i2: Ex): Ex => i32.or(f32.lt(v1, v2), i32.and(f32.eq(v1, v2), i32.gt_s(i1, i2)));
@@ -146,4 +147,5 @@ export function addTopk(mb: ModuleBuilder): void {
       ),
     ),
   );
+  return sift;
 }

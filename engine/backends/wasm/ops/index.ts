@@ -1,6 +1,7 @@
 /** Every wasm kernel driver by op name; ops missing here run the reference kernel on wasm memory. */
 import type { WasmKernel } from '../backend.js';
 import { elementwiseDrivers } from './elementwise.js';
+import { gsaeTopkDrivers } from './gsae_topk.js';
 import { indexingDrivers } from './indexing.js';
 import { matmulDriver } from './matmul.js';
 import { movementDrivers } from './movement.js';
@@ -13,5 +14,6 @@ export const wasmKernels: Record<string, WasmKernel> = {
   ...movementDrivers,
   ...indexingDrivers,
   ...sparseDrivers,
+  ...gsaeTopkDrivers,
   matmul: matmulDriver,
 };
