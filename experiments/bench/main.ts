@@ -14,6 +14,9 @@
  * algorithm), and summarised against the issue's target (≥ 1.5× the best peer).
  *   --reference-max-gflop G   run the reference backend only where a step is ≤ G GFLOP (default 0.05:
  *                    its naive loops run at ~0.05–1 GFLOP/s)
+ *   --rounds R       R rounds of (ours, then the peers), interleaved so that both sides see the same
+ *                    drift of a shared machine: the table shows each figure's median over the rounds,
+ *                    and the SAE summary each round's ratio (median, and the range over rounds)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -37,10 +40,11 @@ interface Args {
   peers: boolean;
   peerDevice: 'cpu' | 'cuda';
   refMaxGflop: number;
+  rounds: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { json: false, quick: false, only: null, variants: false, peers: true, peerDevice: 'cpu', refMaxGflop: 0.05 };
+  const a: Args = { json: false, quick: false, only: null, variants: false, peers: true, peerDevice: 'cpu', refMaxGflop: 0.05, rounds: 1 };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i]!;
     const value = (): string => {
@@ -58,10 +62,13 @@ function parseArgs(argv: readonly string[]): Args {
       if (v !== 'cpu' && v !== 'cuda') throw new Error(`bench: --peer-device must be cpu or cuda, got ${v}`);
       a.peerDevice = v;
     }
-    else if (f === '--reference-max-gflop') {
+    else if (f === '--rounds') {
+      a.rounds = Number(value());
+      if (!Number.isInteger(a.rounds) || a.rounds < 1) throw new Error(`bench: --rounds must be a positive integer`);
+    } else if (f === '--reference-max-gflop') {
       a.refMaxGflop = Number(value());
       if (!Number.isFinite(a.refMaxGflop) || a.refMaxGflop < 0) throw new Error(`bench: --reference-max-gflop must be a non-negative number`);
-    } else throw new Error(`bench: unknown flag ${f} (known: --json --quick --only REGEX --variants --no-peers --peer-device cpu|cuda --reference-max-gflop G)`);
+    } else throw new Error(`bench: unknown flag ${f} (known: --json --quick --only REGEX --variants --no-peers --peer-device cpu|cuda --rounds R --reference-max-gflop G)`);
   }
   return a;
 }
@@ -102,75 +109,126 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const reps = args.quick ? 3 : 10;
   const selected = allWorkloads().filter((w) => (!args.quick || w.quick) && (!args.only || args.only.test(w.name)));
-  const ours: Measurement[] = [];
+  const root = repoRoot();
+  const rounds: { ours: Measurement[]; peers: PeerLine[] }[] = [];
   const failures: string[] = [];
-  for (const w of selected) {
-    for (const v of variants) {
-      log(`${w.name} on ${v.peer} ...`);
-      try {
-        ours.push(measure(w, v.name, v.peer, reps, 2, { threads: v.be.threads, relaxed: v.be.relaxed }, args.quick ? 0.5 : 2));
-      } catch (e) {
-        // a workload that cannot run here (e.g. beyond the 4 GiB wasm32 heap) is reported, not fatal
-        log(`${w.name} ${JSON.stringify(w.shape)} on ${v.peer} FAILED: ${(e as Error).message}`);
-        failures.push(`${w.name} ${JSON.stringify(w.shape)} on ${v.peer}: ${(e as Error).message}`);
+  for (let round = 0; round < args.rounds; round++) {
+    if (args.rounds > 1) log(`round ${round + 1} of ${args.rounds}`);
+    const ours: Measurement[] = [];
+    for (const w of selected) {
+      for (const v of variants) {
+        log(`${w.name} on ${v.peer} ...`);
+        try {
+          ours.push(measure(w, v.name, v.peer, reps, 2, { threads: v.be.threads, relaxed: v.be.relaxed }, args.quick ? 0.5 : 2));
+        } catch (e) {
+          // a workload that cannot run here (e.g. beyond the 4 GiB wasm32 heap) is reported, not fatal
+          log(`${w.name} ${JSON.stringify(w.shape)} on ${v.peer} FAILED: ${(e as Error).message}`);
+          if (round === 0) failures.push(`${w.name} ${JSON.stringify(w.shape)} on ${v.peer}: ${(e as Error).message}`);
+        }
+      }
+      if (round === 0 && w.flopPerStep <= args.refMaxGflop * 1e9) {
+        log(`${w.name} on gsae-reference (1 step) ...`);
+        ours.push(measure(w, 'reference', 'gsae-reference', 1, 0));
       }
     }
-    if (w.flopPerStep <= args.refMaxGflop * 1e9) {
-      log(`${w.name} on gsae-reference (1 step) ...`);
-      ours.push(measure(w, 'reference', 'gsae-reference', 1, 0));
-    }
+    const peerRuns: PeerRun[] = args.peers
+      ? runPeers(path.join(root, '..', 'shared', 'bench'), {
+        quick: args.quick, threads: os.cpus().length, log, device: args.peerDevice,
+        selectScript: path.join(root, 'experiments', 'bench', 'peer_torch_select.py'),
+        select: selected.map((w) => ({ workload: w.name, ...w.shape })),
+      })
+      : [];
+    if (round === 0) for (const r of peerRuns) if (!r.available) log(`peer ${r.peer} not run: ${r.reason}`);
+    rounds.push({ ours, peers: peerRuns.flatMap((r) => r.lines) });
   }
   for (const v of variants) v.be.shutdown();
 
-  const root = repoRoot();
-  const peerRuns: PeerRun[] = args.peers
-    ? runPeers(path.join(root, '..', 'shared', 'bench'), {
-      quick: args.quick, threads: os.cpus().length, log, device: args.peerDevice,
-      selectScript: path.join(root, 'experiments', 'bench', 'peer_torch_select.py'),
-      select: selected.map((w) => ({ workload: w.name, ...w.shape })),
-    })
-    : [];
-  for (const r of peerRuns) if (!r.available) log(`peer ${r.peer} not run: ${r.reason}`);
-  const peerLines = peerRuns.flatMap((r) => r.lines);
-
   if (args.json) {
-    for (const m of ours) {
-      console.log(JSON.stringify({
-        workload: m.workload, peer: m.peer, value: Math.round(m.value * 1000) / 1000, unit: m.unit, ...m.shape,
-        ...m.extra, seconds: m.seconds, reps: m.reps,
-        ...(m.peak_bytes !== undefined ? { peak_bytes: m.peak_bytes, heap_bytes: m.heap_bytes } : {}),
-      }));
-    }
-    for (const l of peerLines) console.log(JSON.stringify(l));
+    rounds.forEach(({ ours, peers }, round) => {
+      const r = args.rounds > 1 ? { round } : {};
+      for (const m of ours) {
+        console.log(JSON.stringify({
+          workload: m.workload, peer: m.peer, value: Math.round(m.value * 1000) / 1000, unit: m.unit, ...m.shape,
+          ...m.extra, seconds: m.seconds, reps: m.reps, ...r,
+          ...(m.peak_bytes !== undefined ? { peak_bytes: m.peak_bytes, heap_bytes: m.heap_bytes } : {}),
+        }));
+      }
+      for (const l of peers) console.log(JSON.stringify({ ...l, ...r }));
+    });
     return;
   }
+  const ours = medianOurs(rounds.map((x) => x.ours));
+  const peerLines = medianPeers(rounds.map((x) => x.peers));
+  if (args.rounds > 1) console.log(`medians over ${args.rounds} interleaved rounds (each: ours, then the peers)`);
   printTable(ours, peerLines, variants.map((v) => v.peer));
-  printSaeSummary(ours, peerLines);
+  printSaeSummary(rounds);
   for (const f of failures) console.log(`not measured: ${f}`);
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+};
+const keyOf = (m: { workload: string; peer: string; shape: Record<string, number> }): string => `${m.peer} ${m.workload} ${JSON.stringify(m.shape)}`;
+
+/** Our measurements with each value the median over rounds (first round's record otherwise, peak memory the largest). */
+function medianOurs(rounds: readonly (readonly Measurement[])[]): Measurement[] {
+  return rounds[0]!.map((m) => {
+    const same = rounds.map((r) => r.find((x) => keyOf(x) === keyOf(m))).filter((x): x is Measurement => x !== undefined);
+    const peaks = same.map((x) => x.peak_bytes).filter((x): x is number => x !== undefined);
+    return { ...m, value: median(same.map((x) => x.value)), ...(peaks.length ? { peak_bytes: Math.max(...peaks) } : {}) };
+  });
+}
+
+/** The peers' lines with each value the median over the rounds where the line appears. */
+function medianPeers(rounds: readonly (readonly PeerLine[])[]): PeerLine[] {
+  const shapeOf = (l: PeerLine) => Object.fromEntries(Object.entries(l).filter(([k, v]) => typeof v === 'number' && k !== 'value' && k !== 'threads' && k !== 'round')) as Record<string, number>;
+  const groups = new Map<string, PeerLine[]>();
+  for (const r of rounds) for (const l of r) {
+    const k = keyOf({ workload: l.workload, peer: l.peer, shape: shapeOf(l) });
+    groups.set(k, [...(groups.get(k) ?? []), l]);
+  }
+  return [...groups.values()].map((ls) => ({ ...ls[0]!, value: median(ls.map((l) => l.value)) }));
 }
 
 /** The issue's SAE target: our step ≥ 1.5× the best PyTorch peer (torch-sparse, sparsify's algorithm). */
 const SAE_TARGET = 1.5;
 
-/** One line per SAE step: its ratio against every PyTorch peer, and the target against the best one. */
-function printSaeSummary(ours: readonly Measurement[], peers: readonly PeerLine[]): void {
-  const sae = ours.filter((m) => m.peer === 'gsae-wasm' && m.workload.startsWith('sae.'));
-  const torchPeers = [...new Set(peers.map((l) => l.peer))].filter((p) => p.startsWith('torch'));
+/**
+ * One line per SAE step: its ratio against every PyTorch peer, and the target against the best
+ * one. With several rounds, each round's ratio is ours / that round's best peer; the line gives
+ * their median (the verdict) and range.
+ */
+function printSaeSummary(rounds: readonly { ours: readonly Measurement[]; peers: readonly PeerLine[] }[]): void {
+  const sae = rounds[0]!.ours.filter((m) => m.peer === 'gsae-wasm' && m.workload.startsWith('sae.'));
+  const torchPeers = [...new Set(rounds.flatMap((r) => r.peers.map((l) => l.peer)))].filter((p) => p.startsWith('torch'));
   if (sae.length === 0) return;
   console.log('');
-  console.log(`SAE steps against the PyTorch peers (target ≥ ${SAE_TARGET}× the best of them):`);
-  for (const m of sae) {
-    const shape = Object.entries(m.shape).map(([a, b]) => `${a}${b}`).join(' ');
-    const vs = torchPeers.map((p) => [p, peerValue(peers, p, m)] as const).filter((x): x is readonly [string, number] => x[1] !== undefined);
-    const mem = m.peak_bytes !== undefined ? `, peak ${(m.peak_bytes / 2 ** 20).toFixed(1)} MiB` : '';
-    if (vs.length === 0) {
-      console.log(`  ${m.workload} ${shape}: ${fmt(m.value)} tokens/s${mem}; no PyTorch peer line`);
+  console.log(`SAE steps against the PyTorch peers (target ≥ ${SAE_TARGET}× the best of them${rounds.length > 1 ? `; per-round ratios, median [min, max] over ${rounds.length} rounds` : ''}):`);
+  for (const m0 of sae) {
+    const shape = Object.entries(m0.shape).map(([a, b]) => `${a}${b}`).join(' ');
+    const per = rounds.map((r) => {
+      const m = r.ours.find((x) => keyOf(x) === keyOf(m0));
+      const vs = torchPeers.map((p) => [p, peerValue(r.peers, p, m0)] as const).filter((x): x is readonly [string, number] => x[1] !== undefined);
+      return m && vs.length ? { m, vs, best: vs.reduce((a, b) => (b[1] > a[1] ? b : a)) } : null;
+    }).filter((x) => x !== null);
+    const peaks = rounds.map((r) => r.ours.find((x) => keyOf(x) === keyOf(m0))?.peak_bytes).filter((x): x is number => x !== undefined);
+    const mem = peaks.length ? `, peak ${(Math.max(...peaks) / 2 ** 20).toFixed(1)} MiB` : '';
+    if (per.length === 0) {
+      console.log(`  ${m0.workload} ${shape}: ${fmt(m0.value)} tokens/s${mem}; no PyTorch peer line`);
       continue;
     }
-    const best = vs.reduce((a, b) => (b[1] > a[1] ? b : a));
-    const r = m.value / best[1];
+    const ratios = per.map((x) => x.m.value / x.best[1]);
+    const r = median(ratios);
+    const range = ratios.length > 1 ? ` [${Math.min(...ratios).toFixed(2)}, ${Math.max(...ratios).toFixed(2)}]` : '';
+    const each = torchPeers.map((p) => {
+      const rs = per.map((x) => x.vs.find((v) => v[0] === p)).map((v, i) => (v ? per[i]!.m.value / v[1] : NaN)).filter((v) => !Number.isNaN(v));
+      return rs.length ? `${median(rs).toFixed(2)}× ${p}` : null;
+    }).filter((x) => x !== null);
+    const bestName = per[0]!.best[0];
     const verdict = r >= SAE_TARGET ? 'met' : `missed: ${r.toFixed(2)}× of ${SAE_TARGET}× (needs ${(SAE_TARGET / r).toFixed(2)}× faster)`;
-    console.log(`  ${m.workload} ${shape}: ${vs.map(([p, v]) => `${(m.value / v).toFixed(2)}× ${p}`).join(', ')}${mem} — vs ${best[0]}: ${verdict}`);
+    console.log(`  ${m0.workload} ${shape}: ${each.join(', ')}${mem} — vs the best peer (${bestName}${per.length > 1 ? ' in round 1' : ''}): ${r.toFixed(2)}×${range}, ${verdict}`);
   }
 }
 
