@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, one prepared script for a lent GPU machine (the device tool's `run`): unpacks
-# the archive pack.sh made (.cache/gpu-pack/gsae-gpu.tar.xz: Node, the project with dist/ and
-# node_modules, Dawn, the EGL/GL/Vulkan loader .debs), then
+# the archive pack.sh made (.cache/gpu-pack/main/gsae-gpu.tar.xz: the project's dist/ and
+# node_modules, Dawn, the EGL/GL/Vulkan loader .debs) and finds Node (staged by stage_node.sh in
+# the call before, or the node archive beside the main one, or a node on PATH), then
 #   1. gpu          nvidia-smi: the GPU, or "no GPU" (everything else still runs, on the CPU)
 #   2. loaders      the .debs: unpacked into / on a GPU machine as root (the device README's
 #                   recipe), else into a private sysroot on LD_LIBRARY_PATH (never touches /)
@@ -14,13 +15,17 @@
 #   7. summary      $OUT/gpu_check.json (summarise.js): the figures and every step's status
 # Files under $OUT (at most 8 come back): gpu_check.json, gpu_check.log, bench.jsonl, equivalence.json.
 #
-#   device tool: run(command="bash experiments/bench/gpu/run_gpu_check.sh", carry=[".cache/gpu-pack"], timeout_s=540)
+#   device tool (two calls back to back; pack.sh says why):
+#     run(command="bash experiments/bench/gpu/stage_node.sh", carry=[".cache/gpu-pack/node"], timeout_s=120)
+#     run(command="bash experiments/bench/gpu/run_gpu_check.sh", carry=[".cache/gpu-pack/main"], timeout_s=540)
 #   here (no GPU: it must say so and finish):  OUT=/tmp/gpu-out bash experiments/bench/gpu/run_gpu_check.sh
 # Environment: GSAE_GPU_BENCH_ONLY (workload regex), GSAE_GPU_CHECK_SECONDS (total budget, default
 # 480), GSAE_GPU_CHECK_LOADERS=sysroot (never unpack into /), GSAE_GPUJS_TEST_MODES (modes to test).
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
-ARCHIVE=${1:-.cache/gpu-pack/gsae-gpu.tar.xz}
+ARCHIVE=${1:-.cache/gpu-pack/main/gsae-gpu.tar.xz}
+NODE_ARCHIVE=.cache/gpu-pack/node/node.tar.xz
+STAGED=$PWD/.cache/gpu-stage/node
 OUT=${OUT:-$PWD/.cache/gpu-check-out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -66,13 +71,20 @@ fail_early() {
 }
 
 # ---------------------------------------------------------------- unpack
-[ -f "$ARCHIVE" ] || fail_early "archive $ARCHIVE not found: run experiments/bench/gpu/pack.sh here and carry .cache/gpu-pack"
+[ -f "$ARCHIVE" ] || fail_early "archive $ARCHIVE not found: run experiments/bench/gpu/pack.sh here and carry .cache/gpu-pack/main"
 command -v xz >/dev/null || fail_early "xz not found on this machine (needed to unpack $ARCHIVE)"
 say "unpacking $ARCHIVE ($(du -h "$ARCHIVE" | cut -f1)) into $WORK ..."
 xz -dc "$ARCHIVE" | tar -xf - -C "$WORK" || fail_early "could not unpack $ARCHIVE"
-NODE="$WORK/node/node"
-[ -x "$NODE" ] || fail_early "the archive holds no node/node"
-export PATH="$WORK/node:$PATH"
+# Node: staged by stage_node.sh (the call before), else the node archive carried beside (here),
+# else one on PATH
+if [ -x "$STAGED/node" ]; then NODE="$STAGED/node"
+elif [ -f "$NODE_ARCHIVE" ]; then xz -dc "$NODE_ARCHIVE" | tar -xf - -C "$WORK" && NODE="$WORK/node/node"
+elif command -v node >/dev/null; then NODE=$(command -v node)
+else fail_early "no Node: call stage_node.sh first (carry .cache/gpu-pack/node), then this script within 30 s"
+fi
+[ -x "$NODE" ] || fail_early "Node at $NODE is not executable"
+say "node: $NODE"
+export PATH="$(dirname "$NODE"):$PATH"
 # the project: this working tree's files (the device tool's copy of it) with the archive's dist/
 # and node_modules; the tree's own dist/, node_modules/ and outputs stay where they are
 APP="$WORK/gsae"

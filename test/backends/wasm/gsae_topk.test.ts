@@ -283,35 +283,26 @@ const nonFiniteCaseArb = fc
 
 // ------------------------------------------------------------------ tests
 
+/** A property over `arb`'s cases: on every wasm variant, the primitive equals the dense composite. */
+function wasmProperty(title: string, arb: fc.Arbitrary<Case>, label: string, numRuns: number, seed: number): void {
+  it(title, () => {
+    fc.assert(
+      fc.property(arb, (c) => {
+        for (const be of WASMS) expectSame(c, be, label);
+      }),
+      { numRuns, seed },
+    );
+  });
+}
+
 describe('gsaeTopkIndices equals the dense composite on the same backend (wasm)', () => {
   afterAll(() => setBackend(REF));
 
-  it('random shapes and scales: B 1..9, d 1..40 (tails, several K-blocks), m 1..70, k 0..m, β ∈ {0, ½, 1, 4, random} (property)', () => {
-    fc.assert(
-      fc.property(randomCaseArb, (c) => {
-        for (const be of WASMS) expectSame(c, be, 'random');
-      }),
-      { numRuns: 150, seed: SEED },
-    );
-  });
+  wasmProperty('random shapes and scales: B 1..9, d 1..40 (tails, several K-blocks), m 1..70, k 0..m, β ∈ {0, ½, 1, 4, random} (property)', randomCaseArb, 'random', 150, SEED);
 
-  it('tie-heavy dyadic data (integers −3..3, halves, −0): every exact tie goes to the lower index (property)', () => {
-    fc.assert(
-      fc.property(tieCaseArb, (c) => {
-        for (const be of WASMS) expectSame(c, be, 'ties');
-      }),
-      { numRuns: 120, seed: SEED + 1 },
-    );
-  });
+  wasmProperty('tie-heavy dyadic data (integers −3..3, halves, −0): every exact tie goes to the lower index (property)', tieCaseArb, 'ties', 120, SEED + 1);
 
-  it('scores at the screen\'s edge: W rows parallel to g, z around z_(k)/F (property)', () => {
-    fc.assert(
-      fc.property(boundaryCaseArb, (c) => {
-        for (const be of WASMS) expectSame(c, be, 'boundary');
-      }),
-      { numRuns: 120, seed: SEED + 5 },
-    );
-  });
+  wasmProperty('scores at the screen\'s edge: W rows parallel to g, z around z_(k)/F (property)', boundaryCaseArb, 'boundary', 120, SEED + 5);
 
   it('worked tie examples: β = 0 (s = z), constant z, all-zero g', () => {
     const B = 3, m = 9, d = 5;
@@ -332,14 +323,7 @@ describe('gsaeTopkIndices equals the dense composite on the same backend (wasm)'
     }
   });
 
-  it('−∞ masks as AuxK builds them (fewer alive than k, all-masked rows) and +∞ in z (property)', () => {
-    fc.assert(
-      fc.property(maskCaseArb, (c) => {
-        for (const be of WASMS) expectSame(c, be, 'mask');
-      }),
-      { numRuns: 100, seed: SEED + 2 },
-    );
-  });
+  wasmProperty('−∞ masks as AuxK builds them (fewer alive than k, all-masked rows) and +∞ in z (property)', maskCaseArb, 'mask', 100, SEED + 2);
 
   it('masks: worked cases (all masked, one alive with k > 1, alive only at the end)', () => {
     const rng = new E.Rng(99);
@@ -356,14 +340,7 @@ describe('gsaeTopkIndices equals the dense composite on the same backend (wasm)'
     expect(r!.data).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]);
   });
 
-  it('non-finite g or W, overflow and underflow: same indices or the same error as dense (property)', () => {
-    fc.assert(
-      fc.property(nonFiniteCaseArb, (c) => {
-        for (const be of WASMS) expectSame(c, be, 'non-finite');
-      }),
-      { numRuns: 120, seed: SEED + 3 },
-    );
-  });
+  wasmProperty('non-finite g or W, overflow and underflow: same indices or the same error as dense (property)', nonFiniteCaseArb, 'non-finite', 120, SEED + 3);
 
   it('non-finite: worked cases (Inf in one row of g, NaN in g, Inf in W, 0·∞ in the score)', () => {
     const rng = new E.Rng(5);
