@@ -1,6 +1,7 @@
 /**
  * The g-SAE's screened selection (ops/gsae_topk.ts): the top k of s = z ⊙ (1 + β|a|), a = g @ Wᵀ,
- * without the dense product a. Per row b (the driver, ops/gsae_topk.ts, computes F_b and τ_b):
+ * without the dense product a. Per row b (the driver, ops/gsae_topk.ts, computes the bound F_b;
+ * the kernel does the rest):
  *
  *  1. Bound |a|. By Cauchy–Schwarz |a_i| ≤ ‖g_b‖‖w_i‖; the GEMM's float32 value fl(a_i) is within
  *     γ_n Σ_t |g_t w_t| ≤ γ_n ‖g_b‖‖w_i‖ of it (n roundings per term at most, n = 2d + 2⌈d/KC⌉ + 2
@@ -20,20 +21,23 @@
  *     K-block of KC, a fresh accumulator updated t by t with the same multiply-add instruction
  *     (relaxed fused, or mul then add), the first block's sum kept and each later block's added,
  *     so fl(a_i) is the dense path's value bit for bit. Four candidates share one f32x4
- *     accumulator (lane j gathers row i_j: 4×4 transposes of row loads). Then s_i with the dense
+ *     accumulator (lane j gathers row i_j: 4×4 transposes of row loads), and G such groups run
+ *     side by side (one accumulator chain is bound by the multiply-add's latency). Then s_i with the dense
  *     path's float32 operations, and a heap keeps the top k by (s descending, index ascending),
  *     exactly `topk_rows`' order. A latent with z = −∞ needs no a: s = −∞·f = −∞ (f finite).
  *
  * Rows whose bound is not finite (g or W holding Inf/NaN, or overflow) run in "all" mode (F_b = 0
  * from the driver): every latent is a candidate with its exact a, i.e. the dense computation, so
- * NaN is reported where the dense topk would report it.
+ * NaN is reported where the dense topk would report it. A NaN in z stops the row with code 3: the
+ * driver then declines to the reference kernel, which reports it as the dense path does.
  *
  *   sumsq_rows(x, out, d, r0, r1)   out[r] = Σ_t x[r, t]² in float32 (4 lanes, then the tail)
- *   gsae_select_rows(z, g, W, out, m, d, k, r0, r1, FT, scratch, err, β)
- *     FT: per row (F_b, τ_b) as float32 pairs; scratch per thread: 12·m + 8·k + 16·G bytes (the
- *     driver's `gsaeSelectScratch` adds 16 for err);
- *     err: 3 i32 slots, (1, row, position) for a NaN score, (2, row, count) if fewer than k
- *     candidates survived (impossible by the argument above: an internal error).
+ *   gsae_select_rows(z, g, W, out, m, d, k, r0, r1, F, bs, scratch, err, β)
+ *     F: per row F_b (float32; 0 = all mode); bs: the threshold's block size (1: every latent is
+ *     a block); scratch per thread: 12·m + 8·k + 16·G bytes (the driver's `gsaeSelectScratch`
+ *     adds 16 for err); err: 3 i32 slots, (1, row, position) for a NaN score, (3, row, position)
+ *     for a NaN in z, (2, row, count) if fewer than k candidates survived (impossible by the
+ *     argument above: an internal error).
  */
 import {
   block, br, brIf, call, f32, f32x4, forLoop, get, i32, i32x4, ifThen, loop, ret, select, set, shuffle32, v128, type Ex, type Func, type ModuleBuilder,
