@@ -301,9 +301,14 @@ export function densify(code: SparseCode, m: number): E.Tensor {
  */
 export type Ranker = (k: number, mask?: E.Tensor) => E.Tensor;
 
+/** `score` with −∞ outside `mask` (when given): what a Ranker ranks under a mask. */
+export function maskScores(score: E.Tensor, mask?: E.Tensor): E.Tensor {
+  return mask ? E.where(mask, score, -Infinity) : score;
+}
+
 /** The Ranker of a dense score [B, m]: topk of the score (masked to −∞ outside `mask`). */
 export function rankBy(score: E.Tensor): Ranker {
-  return (k, mask) => E.topkIndices(mask ? E.where(mask, score, -Infinity) : score, k);
+  return (k, mask) => E.topkIndices(maskScores(score, mask), k);
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import * as E from '../engine/index.js';
 import type { GradNorm, ValueSource } from './config.js';
-import { centre, keepTopkBy, preActs, preActsAt, rankBy, type Params, type Ranker } from './common.js';
+import { centre, keepTopkBy, maskScores, preActs, preActsAt, rankBy, type Params, type Ranker } from './common.js';
 import { initTopkLike, topkFamilyLoss, topkFamilyLossSparse } from './topk.js';
 import type { Batch, LossContext, LossResult, Variant } from './variant.js';
 
@@ -77,7 +77,7 @@ export const gsaeVariant: Variant = {
         // the same selection without the dense a: gsaeTopkIndices screens with a proven bound on
         // |a| and computes a exactly (in the dense product's own order) for the few candidates.
         // It passes no gradient, so W_dec needs no stopGradient (a copy on the wasm backend).
-        const rank: Ranker = (k, mask) => E.gsaeTopkIndices(mask ? E.where(mask, z, -Infinity) : z, gg, p.W_dec!, k, cfg.beta);
+        const rank: Ranker = (k, mask) => E.gsaeTopkIndices(maskScores(z, mask), gg, p.W_dec!, k, cfg.beta);
         return topkFamilyLossSparse(p, batch.x, rank, (idx) => preActsAt(p, batch.x, idx, z), ctx);
       }
       const a = gradProjection(p.W_dec!, gg, cfg.gradNorm);

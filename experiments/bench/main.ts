@@ -158,7 +158,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const ours = medianOurs(rounds.map((x) => x.ours));
-  const peerLines = medianPeers(rounds.map((x) => x.peers));
+  const peerLines = medianPeers(rounds.map((x) => x.peers), ours);
   if (args.rounds > 1) console.log(`medians over ${args.rounds} interleaved rounds (each: ours, then the peers)`);
   printTable(ours, peerLines, variants.map((v) => v.peer));
   printSaeSummary(rounds);
@@ -181,15 +181,17 @@ function medianOurs(rounds: readonly (readonly Measurement[])[]): Measurement[] 
   });
 }
 
-/** The peers' lines with each value the median over the rounds where the line appears. */
-function medianPeers(rounds: readonly (readonly PeerLine[])[]): PeerLine[] {
-  const shapeOf = (l: PeerLine) => Object.fromEntries(Object.entries(l).filter(([k, v]) => typeof v === 'number' && k !== 'value' && k !== 'threads' && k !== 'round')) as Record<string, number>;
-  const groups = new Map<string, PeerLine[]>();
-  for (const r of rounds) for (const l of r) {
-    const k = keyOf({ workload: l.workload, peer: l.peer, shape: shapeOf(l) });
-    groups.set(k, [...(groups.get(k) ?? []), l]);
-  }
-  return [...groups.values()].map((ls) => ({ ...ls[0]!, value: median(ls.map((l) => l.value)) }));
+/**
+ * For each of our measurements and each peer, that peer's line with the median of its values over
+ * the rounds where it has one (looked up as the table looks them up: `peerValue`).
+ */
+function medianPeers(rounds: readonly (readonly PeerLine[])[], ours: readonly Measurement[]): PeerLine[] {
+  const peers = [...new Set(rounds.flatMap((r) => r.map((l) => l.peer)))];
+  const workloads = [...new Map(ours.map((m) => [`${m.workload} ${JSON.stringify(m.shape)}`, m])).values()];
+  return peers.flatMap((peer) => workloads.flatMap((m) => {
+    const vs = rounds.map((r) => peerValue(r, peer, m)).filter((v): v is number => v !== undefined);
+    return vs.length ? [{ workload: m.workload, peer, unit: m.unit, ...m.shape, value: median(vs) }] : [];
+  }));
 }
 
 /** The issue's SAE target: our step ≥ 1.5× the best PyTorch peer (torch-sparse, sparsify's algorithm). */

@@ -219,7 +219,7 @@ export const structuralKernels: Record<string, Kernel> = {
     for (let r = 0; r < rows; r++) {
       const base = r * n;
       for (let i = 0; i < n; i++) {
-        if (Number.isNaN(a[base + i]!)) throw new BackendError(`topk: input row ${r} contains NaN at position ${i} (NaN cannot be ranked)`);
+        if (Number.isNaN(a[base + i]!)) throw topkNanError(r, i);
         order[i] = i;
       }
       // descending by value; ties to the lower index (stable sort keeps index order)
@@ -237,6 +237,11 @@ export const structuralKernels: Record<string, Kernel> = {
     for (let i = 0; i < out.length; i++) out[i] = start + i * step;
   },
 };
+
+/** topk's refusal of a NaN, one message for every backend's kernel (they are compared with it). */
+export function topkNanError(row: number, position: number): BackendError {
+  return new BackendError(`topk: input row ${row} contains NaN at position ${position} (NaN cannot be ranked)`);
+}
 
 function checkIndex(op: string, i: number, n: number, axis: number): number {
   if (i < 0 || i >= n) throw new BackendError(`${op}: index ${i} is out of range for axis ${axis} of size ${n}`);

@@ -42,6 +42,7 @@
 import {
   block, br, brIf, call, f32, f32x4, forLoop, get, i32, i32x4, ifThen, loop, ret, select, set, shuffle32, v128, type Ex, type Func, type ModuleBuilder,
 } from '../encoder.js';
+import { heapifyEx, hmaxEx, popSortedEx, worseEx } from './topk.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 const hsum = (v: Ex): Ex => f32.add(f32.add(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), f32.add(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
@@ -78,7 +79,7 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
     zb: f.local('i32'), gb: f.local('i32'), na: f.local('i32'), ni: f.local('i32'), m4: f.local('i32'), all: f.local('i32'),
     nb: f.local('i32'), bm: f.local('i32'), pb: f.local('i32'), la: f.local('i32'), ls: f.local('i32'), li: f.local('i32'), hv: f.local('i32'), hi: f.local('i32'), tmp: f.local('i32'),
     e: f.local('i32'), n: f.local('i32'), ix: f.local('i32'), s: f.local('i32'),
-    F: f.local('f32'), tau: f.local('f32'), zv: f.local('f32'), av: f.local('f32'), sv: f.local('f32'), root: f.local('f32'), rootI: f.local('i32'),
+    F: f.local('f32'), tau: f.local('f32'), zv: f.local('f32'), av: f.local('f32'), sv: f.local('f32'),
     Fv: f.local('v128'), Tau: f.local('v128'), allV: f.local('v128'), vz: f.local('v128'), vm: f.local('v128'),
   };
   const at = (base: number, idx: Ex): Ex => i32.add(get(base), sh2(idx));
@@ -165,15 +166,14 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
             set(L.pb, at(L.zb, i32.mul(get(L.e), get(bs)))),
             set(L.vm, v128.load(get(L.pb))),
             forLoop(L.j, i32.const(4), get(bs), 4, set(L.vm, f32x4.max(get(L.vm), v128.load(at(L.pb, get(L.j)))))),
-            f32.store(at(L.bm, get(L.e)), f32.max(f32.max(f32x4.extract_lane(get(L.vm), 0), f32x4.extract_lane(get(L.vm), 1)), f32.max(f32x4.extract_lane(get(L.vm), 2), f32x4.extract_lane(get(L.vm), 3)))),
+            f32.store(at(L.bm, get(L.e)), hmaxEx(get(L.vm))),
           ),
         ]),
         forLoop(L.e, i32.const(0), get(k), 1,
           f32.store(at(L.hv, get(L.e)), f32.load(at(L.bm, get(L.e)))),
           i32.store(at(L.hi, get(L.e)), get(L.e)),
         ),
-        set(L.e, i32.sub(i32.shr_s(get(k), i32.const(1)), i32.const(1))),
-        block(loop(brIf(1, i32.lt_s(get(L.e), i32.const(0))), call(sift.index, get(L.hv), get(L.hi), get(L.e), get(k)), set(L.e, i32.sub(get(L.e), i32.const(1))), br(0))),
+        heapifyEx(sift, L.hv, L.hi, get(k), L.e),
         forLoop(L.e, get(k), get(L.nb), 1,
           set(L.zv, f32.load(at(L.bm, get(L.e)))),
           ifThen(f32.gt(get(L.zv), f32.load(get(L.hv))), [
@@ -244,31 +244,18 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
           f32.store(at(L.hv, get(L.e)), elemV(get(L.e))),
           i32.store(at(L.hi, get(L.e)), elemI(get(L.e))),
         ),
-        set(L.e, i32.sub(i32.shr_s(get(k), i32.const(1)), i32.const(1))),
-        block(loop(brIf(1, i32.lt_s(get(L.e), i32.const(0))), call(sift.index, get(L.hv), get(L.hi), get(L.e), get(k)), set(L.e, i32.sub(get(L.e), i32.const(1))), br(0))),
+        heapifyEx(sift, L.hv, L.hi, get(k), L.e),
         set(L.n, i32.add(get(L.na), get(L.ni))),
         forLoop(L.e, get(k), get(L.n), 1,
           set(L.sv, elemV(get(L.e))),
           set(L.ix, elemI(get(L.e))),
-          set(L.root, f32.load(get(L.hv))),
-          set(L.rootI, i32.load(get(L.hi))),
-          ifThen(i32.or(f32.gt(get(L.sv), get(L.root)), i32.and(f32.eq(get(L.sv), get(L.root)), i32.lt_s(get(L.ix), get(L.rootI)))), [
+          ifThen(worseEx(f32.load(get(L.hv)), i32.load(get(L.hi)), get(L.sv), get(L.ix)), [
             f32.store(get(L.hv), get(L.sv)),
             i32.store(get(L.hi), get(L.ix)),
             call(sift.index, get(L.hv), get(L.hi), i32.const(0), get(k)),
           ]),
         ),
-        // pop: the worst comes out first, so the row is written from the back
-        set(L.s, get(k)),
-        block(loop(
-          brIf(1, i32.le_s(get(L.s), i32.const(0))),
-          set(L.s, i32.sub(get(L.s), i32.const(1))),
-          i32.store(at(out, i32.add(i32.mul(get(L.r), get(k)), get(L.s))), i32.load(get(L.hi))),
-          f32.store(get(L.hv), f32.load(at(L.hv, get(L.s)))),
-          i32.store(get(L.hi), i32.load(at(L.hi, get(L.s)))),
-          call(sift.index, get(L.hv), get(L.hi), i32.const(0), get(L.s)),
-          br(0),
-        )),
+        popSortedEx(sift, L.hv, L.hi, get(k), L.s, (rank, index) => i32.store(at(out, i32.add(i32.mul(get(L.r), get(k)), rank)), index)),
       ]),
     ),
   );

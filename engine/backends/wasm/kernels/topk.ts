@@ -16,17 +16,50 @@
  *     at the first NaN, after which the call returns (the reference throws there too)
  */
 import {
-  block, br, brIf, call, f32, f32x4, forLoop, get, i32, ifThen, loop, ret, set, v128, type Ex, type Func, type ModuleBuilder,
+  block, br, brIf, call, f32, f32x4, forLoop, get, i32, ifThen, loop, ret, seq, set, v128, type Ex, type Func, type ModuleBuilder,
 } from '../encoder.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 
+// ---- the heap of the k best (value, index) pairs, root = the worst kept; shared with gsae_topk.ts
+
+/**
+ * worse(v1, i1, v2, i2): (v1, i1) ranks below (v2, i2) — value descending, ties to the lower
+ * index. Emitted inline (Node 20's V8 does not inline wasm calls, and sift evaluates it twice per
+ * level).
+ */
+export const worseEx = (v1: Ex, i1: Ex, v2: Ex, i2: Ex): Ex => i32.or(f32.lt(v1, v2), i32.and(f32.eq(v1, v2), i32.gt_s(i1, i2)));
+
+/** The largest of a vector's four lanes. */
+export const hmaxEx = (v: Ex): Ex => f32.max(f32.max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), f32.max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+
+/** Heapify the `size` pairs at hv (values) / hi (indices): sift down every parent, last first (`i`: an i32 local). */
+export const heapifyEx = (sift: Func, hv: number, hi: number, size: Ex, i: number): Ex => seq(
+  set(i, i32.sub(i32.shr_s(size, i32.const(1)), i32.const(1))),
+  block(loop(brIf(1, i32.lt_s(get(i), i32.const(0))), call(sift.index, get(hv), get(hi), get(i), size), set(i, i32.sub(get(i), i32.const(1))), br(0))),
+);
+
+/**
+ * Empties a heap of `size` pairs in ascending rank: the worst comes out first, so rank s (0 = best)
+ * is written from the back by `store(s, index)` (`s`: an i32 local).
+ */
+export const popSortedEx = (sift: Func, hv: number, hi: number, size: Ex, s: number, store: (rank: Ex, index: Ex) => Ex): Ex => seq(
+  set(s, size),
+  block(
+    loop(
+      brIf(1, i32.le_s(get(s), i32.const(0))),
+      set(s, i32.sub(get(s), i32.const(1))),
+      store(get(s), i32.load(get(hi))),
+      f32.store(get(hv), f32.load(i32.add(get(hv), sh2(get(s))))),
+      i32.store(get(hi), i32.load(i32.add(get(hi), sh2(get(s))))),
+      call(sift.index, get(hv), get(hi), i32.const(0), get(s)),
+      br(0),
+    ),
+  ),
+);
+
 /** Adds `topk_rows` and its heap's `topk_sift`; returns `topk_sift` (gsae_topk.ts's heaps use it). */
 export function addTopk(mb: ModuleBuilder): Func {
-  // worse(v1, i1, v2, i2): (v1, i1) ranks below (v2, i2). Emitted inline (Node 20's V8 does not
-  // inline wasm calls, and sift evaluates it twice per level).
-  const worseEx = (v1: Ex, i1: Ex, v2: Ex, i2: Ex): Ex => i32.or(f32.lt(v1, v2), i32.and(f32.eq(v1, v2), i32.gt_s(i1, i2)));
-
   // siftDown(hv, hi, p, size)
   const sift = mb.func('topk_sift', ['i32', 'i32', 'i32', 'i32'], [], false);
   {
@@ -98,7 +131,7 @@ export function addTopk(mb: ModuleBuilder): Func {
           set(pb, i32.add(get(base), sh2(i32.mul(get(blk), get(bs))))),
           set(vm, v128.load(get(pb))),
           forLoop(j, i32.const(4), get(bs), 4, set(vm, f32x4.pmax(get(vm), v128.load(i32.add(get(pb), sh2(get(j))))))),
-          set(T, f32.min(get(T), f32.max(f32.max(f32x4.extract_lane(get(vm), 0), f32x4.extract_lane(get(vm), 1)), f32.max(f32x4.extract_lane(get(vm), 2), f32x4.extract_lane(get(vm), 3))))),
+          set(T, f32.min(get(T), hmaxEx(get(vm)))),
         ),
         ifThen(f32.ne(get(T), get(T)), [set(T, f32.const(-Infinity))]),
       ]),
@@ -111,9 +144,7 @@ export function addTopk(mb: ModuleBuilder): Func {
         f32.store(i32.add(get(hv), sh2(get(i))), get(v)),
         i32.store(i32.add(get(hi), sh2(get(i))), get(i)),
       ),
-      // heapify: sift down every parent, last first
-      set(i, i32.sub(i32.shr_s(get(k), i32.const(1)), i32.const(1))),
-      block(loop(brIf(1, i32.lt_s(get(i), i32.const(0))), call(sift.index, get(hv), get(hi), get(i), get(k)), set(i, i32.sub(get(i), i32.const(1))), br(0))),
+      heapifyEx(sift, hv, hi, get(k), i),
       // with k = 0 nothing can enter (+Inf root) but NaN is still an error
       set(root, f32.const(Infinity)),
       ifThen(i32.gt_s(get(k), i32.const(0)), [set(root, f32.load(get(hv)))]),
@@ -132,19 +163,7 @@ export function addTopk(mb: ModuleBuilder): Func {
         ),
       ),
       forLoop(j, get(i), get(n), 1, ...consider(get(j))),
-      // pop: the worst comes out first, so the row is written from the back
-      set(s, get(k)),
-      block(
-        loop(
-          brIf(1, i32.le_s(get(s), i32.const(0))),
-          set(s, i32.sub(get(s), i32.const(1))),
-          i32.store(i32.add(get(out), sh2(i32.add(i32.mul(get(r), get(k)), get(s)))), i32.load(get(hi))),
-          f32.store(get(hv), f32.load(i32.add(get(hv), sh2(get(s))))),
-          i32.store(get(hi), i32.load(i32.add(get(hi), sh2(get(s))))),
-          call(sift.index, get(hv), get(hi), i32.const(0), get(s)),
-          br(0),
-        ),
-      ),
+      popSortedEx(sift, hv, hi, get(k), s, (rank, index) => i32.store(i32.add(get(out), sh2(i32.add(i32.mul(get(r), get(k)), rank))), index)),
     ),
   );
   return sift;

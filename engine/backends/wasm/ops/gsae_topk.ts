@@ -10,6 +10,7 @@
  */
 import type { TensorRef } from '../../../backend.js';
 import { BackendError } from '../../../errors.js';
+import { topkNanError } from '../../reference/structural.js';
 import type { WasmBackend, WasmKernel } from '../backend.js';
 import { gsaeSelectScratch } from '../kernels/gsae_topk.js';
 import { splitRange } from './layout.js';
@@ -42,8 +43,7 @@ export const gsaeTopkDrivers: Record<string, WasmKernel> = {
     const d = g!.shape[1]!;
     const k = attrs.k as number;
     if (B === 0 || m === 0) return true;
-    f32buf[0] = attrs.beta as number;
-    const beta = f32buf[0]!; // the float32 β the dense path's scalar tensor holds
+    const beta = Math.fround(attrs.beta as number); // the float32 β the dense path's scalar tensor holds
     const rowRanges = splitRange(B, be.threadsFor(B * m, 1 << 15));
     const selPer = gsaeSelectScratch(m, k);
     // the threshold's blocks: about 4k blocks of a multiple of 4 latents, or single latents
@@ -72,9 +72,9 @@ export const gsaeTopkDrivers: Record<string, WasmKernel> = {
       const wNorm = Math.sqrt(sumsqUpper(wmax, d));
       for (let r = 0; r < B; r++) {
         const A = roundUp32((1 + gamma(n)) * Math.sqrt(sumsqUpper(g2[r]!, d)) * wNorm * (1 + 1e-12) + n * TINY);
-        f32buf[0] = beta * A;
-        f32buf[0] = 1 + f32buf[0]!;
-        Fs[r] = Number.isFinite(f32buf[0]!) ? f32buf[0]! : 0; // 0: all mode, every latent scored exactly
+        // F_b = fl(1 + fl(β·A)): the dense path's float32 operations at the bound
+        const F = Math.fround(1 + Math.fround(beta * A));
+        Fs[r] = Number.isFinite(F) ? F : 0; // 0: all mode, every latent scored exactly
       }
       // 3. per row: the k-th largest z, the threshold, candidates, exact scores, top k
       const errs = rowRanges.map((_, t) => base + oSel + (t + 1) * selPer - 16);
@@ -85,7 +85,7 @@ export const gsaeTopkDrivers: Record<string, WasmKernel> = {
       for (const e of errs) {
         const v = new Int32Array(be.wasmMemory.buffer, e, 3);
         if (v[0] === 3) return false; // NaN in z: the reference kernel reports it as the dense path would
-        if (v[0] === 1) throw new BackendError(`topk: input row ${v[1]} contains NaN at position ${v[2]} (NaN cannot be ranked)`);
+        if (v[0] === 1) throw topkNanError(v[1]!, v[2]!);
         if (v[0] === 2) throw new BackendError(`gsaeTopkIndices: internal error, row ${v[1]} kept ${v[2]} candidates for k = ${k} (the screening bound is violated)`);
       }
       return true;

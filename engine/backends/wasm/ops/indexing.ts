@@ -8,6 +8,7 @@ import type { TensorRef } from '../../../backend.js';
 import { BackendError } from '../../../errors.js';
 import { sizeOf } from '../../../shape.js';
 import type { WasmBackend, WasmKernel } from '../backend.js';
+import { topkNanError } from '../../reference/structural.js';
 import { splitRange } from './layout.js';
 
 function checkIndex(op: string, i: number, n: number, axis: number): number {
@@ -129,7 +130,7 @@ export const indexingDrivers: Record<string, WasmKernel> = {
       // threads stop at their first NaN row; the reference reports the first row overall
       for (let t = 0; t < ranges.length; t++) {
         const e = (t * per + 8 * k) / 4;
-        if (view[e] === 1) throw new BackendError(`topk: input row ${view[e + 1]} contains NaN at position ${view[e + 2]} (NaN cannot be ranked)`);
+        if (view[e] === 1) throw topkNanError(view[e + 1]!, view[e + 2]!);
       }
     });
     return true;
