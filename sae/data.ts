@@ -80,13 +80,27 @@ export class ArraySource implements BatchSource {
     const d = this.dIn;
     const x = new Float32Array(rows * d);
     const g = this.g ? new Float32Array(rows * d) : undefined;
-    for (let r = 0; r < rows; r++) {
+    for (let r = 0; r < rows; ) {
       if (this.cursor.pos >= this.rows) this.cursor = { epoch: this.cursor.epoch + 1, pos: 0 };
       const perm = this.order(this.cursor.epoch);
-      const src = perm ? perm[this.cursor.pos]! : this.cursor.pos;
-      x.set(this.x.subarray(src * d, src * d + d), r * d);
-      if (g) g.set(this.g!.subarray(src * d, src * d + d), r * d);
-      this.cursor.pos++;
+      // rows left in this epoch that land in this batch: one block copy when in order, else row by row
+      const run = Math.min(rows - r, this.rows - this.cursor.pos);
+      if (!perm) {
+        const s = this.cursor.pos * d;
+        x.set(this.x.subarray(s, s + run * d), r * d);
+        if (g) g.set(this.g!.subarray(s, s + run * d), r * d);
+      } else {
+        // word copies (bits, NaN payloads included) without a subarray object per row
+        const xs = new Uint32Array(this.x.buffer, this.x.byteOffset, this.x.length), xd = new Uint32Array(x.buffer);
+        const gs = this.g ? new Uint32Array(this.g.buffer, this.g.byteOffset, this.g.length) : null, gd = g ? new Uint32Array(g.buffer) : null;
+        for (let i = 0; i < run; i++) {
+          const s = perm[this.cursor.pos + i]! * d, o = (r + i) * d;
+          for (let t = 0; t < d; t++) xd[o + t] = xs[s + t]!;
+          if (gs && gd) for (let t = 0; t < d; t++) gd[o + t] = gs[s + t]!;
+        }
+      }
+      this.cursor.pos += run;
+      r += run;
     }
     return g ? { rows, x, g } : { rows, x };
   }

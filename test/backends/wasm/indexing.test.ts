@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as E from '../../../engine/index.js';
+import { backend, setBackend } from '../../../engine/engine.js';
 import { errorOn, expectClose, expectNoFallback, on, randn, WASM } from './helpers.js';
 
 const REF = 'reference';
@@ -57,6 +58,38 @@ describe('wasm indexing ops match the reference', () => {
       }),
       { numRuns: 50, seed: SEED },
     );
+  });
+
+  it('takeAlongAxis on the last axis at SAE size (two threads) moves the exact words, float32 and int32', () => {
+    const [B, n, m] = [600, 517, 33]; // B·m ≥ 2 · 8192: two threads
+    const idx = Int32Array.from(randn(B * m, 7), (v, i) => (Math.abs(Math.round(v * 1e4)) + i) % n);
+    // NaNs with payloads and -0 must come through as words
+    const xw = Uint32Array.from(randn(B * n, 8), (v, i) => (i % 97 === 0 ? 0x7fa00000 + i : i % 89 === 0 ? 0x80000000 : new Uint32Array(Float32Array.of(v).buffer)[0]!));
+    const xf = new Float32Array(xw.buffer), xi = new Int32Array(xw.buffer);
+    const build = () => [E.takeAlongAxis(E.tensor(xf, [B, n]), E.tensor(idx, [B, m], 'int32'), -1), E.takeAlongAxis(E.tensor(xi, [B, n], 'int32'), E.tensor(idx, [B, m], 'int32'), 1)];
+    const want = Uint32Array.from({ length: B * m }, (_, p) => xw[Math.floor(p / m) * n + idx[p]!]!);
+    // wasm moves words (payloads kept); the reference holds numbers, so it is compared by value
+    const got = (be: string): number[][] => {
+      const prev = backend().name;
+      setBackend(be);
+      try {
+        return E.tidy(() => build().map((t) => {
+          const a = t.toArray();
+          if (be === WASM) expect(new Uint32Array(a.buffer, a.byteOffset, a.length), `wasm ${t.dtype}`).toEqual(want);
+          return Array.from(a);
+        }));
+      } finally {
+        setBackend(prev);
+      }
+    };
+    expect(got(REF)).toEqual(got(WASM));
+    // the first bad index in reading order is the one named, as on the reference
+    const bad = Int32Array.from(idx);
+    bad[200 * m + 5] = n + 3;
+    bad[250 * m + 1] = -1;
+    const err = (be: string) => errorOn(be, () => E.takeAlongAxis(E.tensor(xf, [B, n]), E.tensor(bad, [B, m], 'int32'), 1));
+    expect(err(WASM)).toBe(err(REF));
+    expect(err(WASM)).toMatch(/index 520 is out of range for axis 1 of size 517/);
   });
 
   it('out-of-range indices throw the same error as the reference', () => {

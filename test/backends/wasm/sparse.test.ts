@@ -90,6 +90,25 @@ describe('wasm sparse row ops match the reference', () => {
     );
   });
 
+  it('scatterOuter into a cols table is the rows result transposed, bit for bit (1 and 2 threads)', () => {
+    // the cols kernel sums four latents in a scratch and stores them transposed; the sums must
+    // be the rows kernel's, whatever m mod 4, d mod 4 and the thread split
+    fc.assert(
+      fc.property(caseArb(40, 9, 21, 200).filter((c) => c.m <= c.B * c.k), fc.boolean(), (c, big) => {
+        const cc = big ? { ...c, B: c.B * 40, idx: Int32Array.from({ length: c.B * 40 * c.k }, (_, i) => c.idx[i % c.idx.length]!) } : c;
+        const { B, k, d, m } = cc;
+        const a = randn(B * d, c.seed), v = randn(B * k, c.seed + 2);
+        const go = (layout: E.SparseLayout) => () => E.scatterOuter(E.tensor(v, [B, k]), E.tensor(cc.idx, [B, k], 'int32'), E.tensor(a, [B, d]), m, layout);
+        for (const be of [WASM, WASM_1T]) {
+          const rows = on(be, go('rows'))[0]!.data, cols = on(be, go('cols'))[0]!.data;
+          const t = Array.from({ length: d * m }, (_, i) => rows[(i % m) * d + Math.floor(i / m)]);
+          expect(cols, `${be} B ${B} k ${k} d ${d} m ${m}`).toEqual(t);
+        }
+      }),
+      { numRuns: 40, seed: SEED },
+    );
+  });
+
   it('out-of-range indices throw the reference error, naming the op', () => {
     const bad = E.tensor; // alias for brevity below
     const cases: (() => unknown)[] = [

@@ -134,4 +134,22 @@ export function addBulk(mb: ModuleBuilder): void {
     block(brIf(0, i32.ge_u(get(p), get(pv))), loop(v128.store(get(p), get(v)), set(p, i32.add(get(p), i32.const(16))), brIf(0, i32.lt_u(get(p), get(pv))))),
     block(brIf(0, i32.ge_u(get(p), get(pe))), loop(i32.store(get(p), get(bits)), set(p, i32.add(get(p), i32.const(4))), brIf(0, i32.lt_u(get(p), get(pe))))),
   );
+  // take_last(x, idx, out, n, m, r0, r1): out[r, j] = x[r, idx[r, j]] for rows r0 ≤ r < r1 of
+  // x [rows, n] and idx, out [rows, m]; 32-bit words (any dtype). The driver validates idx first.
+  // Picks are independent loads, so a row's misses overlap (the picks of a TopK read a [B, m]
+  // matrix that has left the cache: latency-bound, hence worth a second thread).
+  {
+    const g = mb.func('take_last', Array(7).fill('i32'), []);
+    const [x, idx, out, n, m, r0, r1] = [0, 1, 2, 3, 4, 5, 6];
+    const r = g.local('i32'), j = g.local('i32'), xr = g.local('i32'), pr = g.local('i32');
+    g.emit(
+      forLoop(r, get(r0), get(r1), 1,
+        set(xr, i32.add(get(x), sh2(i32.mul(get(r), get(n))))),
+        set(pr, sh2(i32.mul(get(r), get(m)))),
+        forLoop(j, i32.const(0), get(m), 1,
+          i32.store(i32.add(get(out), i32.add(get(pr), sh2(get(j)))), i32.load(i32.add(get(xr), sh2(i32.load(i32.add(get(idx), i32.add(get(pr), sh2(get(j))))))))),
+        ),
+      ),
+    );
+  }
 }

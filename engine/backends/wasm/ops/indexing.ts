@@ -78,9 +78,12 @@ export const indexingDrivers: Record<string, WasmKernel> = {
     const X = w(be, x!), Y = w(be, y!);
     const total = I.length;
     if (inner === 1) {
-      for (let p = 0, o = 0; p < total; o++) {
-        for (let j = 0; j < m; j++, p++) mem[Y + p] = mem[X + o * n + checkIndex('takeAlongAxis', I[p]!, n, axis)]!;
-      }
+      // validate in the reference's order (the first bad index is the one reported), then move
+      // the words in wasm, rows split over threads
+      for (let p = 0; p < total; p++) checkIndex('takeAlongAxis', I[p]!, n, axis);
+      const rows = m === 0 ? 0 : total / m;
+      const ranges = splitRange(rows, be.threadsFor(total, 1 << 13));
+      be.parallel('take_last', ranges.map(([r0, r1]) => [be.off(x!), be.off(idx!), be.off(y!), n, m, r0, r1]));
       return true;
     }
     for (let p = 0; p < total; p++) {

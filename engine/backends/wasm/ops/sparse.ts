@@ -182,14 +182,16 @@ export const sparseDrivers: Record<string, WasmKernel> = {
       for (let r = 0; r < m; r++) start[r + 1]! += start[r]!;
       const cursor = start.slice(0, m);
       for (let p = 0; p < n; p++) ent[cursor[I[p]!]!++] = p;
-      const rows = (dst: number) =>
-        be.parallel('sp_outer_rows', rowsFor(be, m, work).map(([r0, r1]) => [be.off(v!), be.off(a!), scratch + 4 * (m + 1), scratch, dst, d, k, r0, r1]));
-      if (attrs.layout === 'rows') rows(be.off(y!));
-      // cols: the [m, d] table in scratch, then one tiled transpose into the [d, m] output
-      else be.withScratch(4 * m * d, (t) => {
-        rows(t);
-        transpose(be, t, be.off(y!), m, d);
-      });
+      if (attrs.layout === 'rows') {
+        be.parallel('sp_outer_rows', rowsFor(be, m, work).map(([r0, r1]) => [be.off(v!), be.off(a!), scratch + 4 * (m + 1), scratch, be.off(y!), d, k, r0, r1]));
+        return;
+      }
+      // cols: groups of 64 latents summed in a per-thread 64·d scratch and stored transposed
+      // into the [d, m] output (ranges start at multiples of 64)
+      const ranges = splitRange(m, Math.min(Math.ceil(m / 64), be.threadsFor(work, GRAIN)), 64);
+      be.withScratch(256 * d * ranges.length, (tmp) =>
+        be.parallel('sp_outer_rows_t', ranges.map(([r0, r1], i) => [be.off(v!), be.off(a!), scratch + 4 * (m + 1), scratch, be.off(y!), d, k, r0, r1, m, tmp + 256 * d * i])),
+      );
     });
     return true;
   },
