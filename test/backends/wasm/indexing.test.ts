@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as E from '../../../engine/index.js';
 import { backend, setBackend } from '../../../engine/engine.js';
-import { errorOn, expectClose, expectNoFallback, on, randn, WASM } from './helpers.js';
+import { errorOn, expectClose, expectNoFallback, on, randn, WASM, WASM_1T } from './helpers.js';
 
 const REF = 'reference';
 const SEED = 4242;
@@ -117,6 +117,40 @@ describe('wasm indexing ops match the reference', () => {
         expectClose(on(WASM, build)[0]!, on(REF, build)[0]!, {}, `topk rows ${rows} n ${n} k ${k}`);
       }),
       { numRuns: 80, seed: SEED },
+    );
+  });
+
+  it('topk with the block screen (n ≥ 16k): ties, ±Inf, ±0, NaN anywhere, rows with blocks far below the rest (property)', () => {
+    // blocks whose max is below the k-th largest block max are skipped whole: the selection and
+    // the first NaN reported must still be the reference's
+    const val = fc.constantFrom(-Infinity, -3, -1, -0, 0, 0.5, 2, 7, Infinity);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 64, max: 700 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(val, { minLength: 64, maxLength: 64 }),
+        fc.nat(),
+        fc.option(fc.nat(), { nil: undefined }),
+        (rows, n, kRaw, vals, seed, nanAt) => {
+          const k = Math.min(kRaw, Math.floor(n / 16));
+          // a row: runs of one value, most of them low (so most blocks are skippable), some high
+          const x = Float32Array.from({ length: rows * n }, (_, i) => {
+            const run = Math.floor(((i * 2654435761 + seed) >>> 0) / 2 ** 32 * 64);
+            const v = vals[(run + Math.floor(i / 23)) % 64]!;
+            return (i + seed) % 7 === 0 ? v : Math.min(v, -1);
+          });
+          if (nanAt !== undefined) x[nanAt % x.length] = NaN;
+          const build = () => E.topkIndices(E.tensor(x, [rows, n]), k);
+          const label = `topk rows ${rows} n ${n} k ${k} NaN at ${nanAt === undefined ? '-' : nanAt % x.length}`;
+          const want = errorOn(REF, build);
+          for (const be of [WASM, WASM_1T]) {
+            expect(errorOn(be, build), `${label} on ${be}`).toBe(want);
+            if (want === null) expectClose(on(be, build)[0]!, on(REF, build)[0]!, {}, `${label} on ${be}`);
+          }
+        },
+      ),
+      { numRuns: 120, seed: SEED },
     );
   });
 

@@ -124,12 +124,13 @@ export const indexingDrivers: Record<string, WasmKernel> = {
     const rows = n === 0 ? 0 : sizeOf(x!.shape) / n;
     if (rows === 0) return true;
     const ranges = splitRange(rows, be.threadsFor(rows * n, 1 << 15));
-    // per thread: a heap of k (value, index) pairs and 3 error slots
-    const per = 8 * k + 16;
+    // per thread: a heap of k (value, index) pairs, 3 error slots (16 bytes), and the row's
+    // block maxima (blocks are at least 4 wide: at most ⌈n / 4⌉ of them)
+    const per = 8 * k + 16 + 4 * Math.ceil(n / 4) + 4;
     be.withScratch(per * ranges.length, (scratch) => {
       const view = new Int32Array(be.wasmMemory.buffer, scratch, (per * ranges.length) / 4);
       ranges.forEach((_, t) => (view[(t * per + 8 * k) / 4] = 0));
-      be.parallel('topk_rows', ranges.map(([r0, r1], t) => [be.off(x!), be.off(y!), n, k, r0, r1, scratch + t * per, scratch + t * per + 8 * k]));
+      be.parallel('topk_rows', ranges.map(([r0, r1], t) => [be.off(x!), be.off(y!), n, k, r0, r1, scratch + t * per, scratch + t * per + 8 * k, scratch + t * per + 8 * k + 16]));
       // threads stop at their first NaN row; the reference reports the first row overall
       for (let t = 0; t < ranges.length; t++) {
         const e = (t * per + 8 * k) / 4;
