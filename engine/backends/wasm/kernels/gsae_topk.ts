@@ -165,7 +165,7 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
           forLoop(L.e, i32.const(0), get(L.nb), 1,
             set(L.pb, at(L.zb, i32.mul(get(L.e), get(bs)))),
             set(L.vm, v128.load(get(L.pb))),
-            forLoop(L.j, i32.const(4), get(bs), 4, set(L.vm, f32x4.max(get(L.vm), v128.load(at(L.pb, get(L.j)))))),
+            forLoop(L.j, i32.const(4), get(bs), 4, set(L.vm, f32x4.pmax(get(L.vm), v128.load(at(L.pb, get(L.j)))))),
             f32.store(at(L.bm, get(L.e)), hmaxEx(get(L.vm))),
           ),
         ]),
