@@ -16,7 +16,9 @@
  *     the maxima of about 4k disjoint blocks of the row, so at least k latents have z ≥ T. Those
  *     k latents have s ≥ L(z) ≥ τ_b; a latent with U(z_i) < τ_b has s_i < τ_b, strictly below k
  *     others, so it is not in the top k, ties included. Only candidates, U(z_i) ≥ τ_b, need a
- *     (on the benchmark's data about 2–3% of the latents).
+ *     (on the benchmark's data about 2–3% of the latents). U is non-decreasing, so a block whose
+ *     max M has U(M) < τ_b is skipped whole; the block maxima are formed with pmax and a NaN
+ *     lane mask, and a NaN in z stops the row there (code 3, below).
  *  4. Exact scores. A candidate's a is computed in the GEMM's own order (kernels/gemm.ts): per
  *     K-block of KC, a fresh accumulator updated t by t with the same multiply-add instruction
  *     (relaxed fused, or mul then add), the first block's sum kept and each later block's added,
@@ -80,7 +82,7 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
     nb: f.local('i32'), bm: f.local('i32'), pb: f.local('i32'), la: f.local('i32'), ls: f.local('i32'), li: f.local('i32'), hv: f.local('i32'), hi: f.local('i32'), tmp: f.local('i32'),
     e: f.local('i32'), n: f.local('i32'), ix: f.local('i32'), s: f.local('i32'),
     F: f.local('f32'), tau: f.local('f32'), zv: f.local('f32'), av: f.local('f32'), sv: f.local('f32'),
-    Fv: f.local('v128'), Tau: f.local('v128'), allV: f.local('v128'), vz: f.local('v128'), vm: f.local('v128'),
+    Fv: f.local('v128'), Tau: f.local('v128'), allV: f.local('v128'), vz: f.local('v128'), vm: f.local('v128'), nan: f.local('v128'),
   };
   const at = (base: number, idx: Ex): Ex => i32.add(get(base), sh2(idx));
   const fail = (code: number, pos: Ex): Ex[] => [i32.store(get(err), i32.const(code)), i32.store(get(err), get(L.r), 4), i32.store(get(err), pos, 8), ret()];
@@ -95,6 +97,14 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
         [i32.store(at(L.la, get(L.na)), j), set(L.na, i32.add(get(L.na), i32.const(1)))],
       ),
     ]),
+  ];
+  // latents i .. i + 3: only a vector with a candidate (or NaN) leaves the vector test
+  const screen4 = (): Ex[] => [
+    set(L.vz, v128.load(at(L.zb, get(L.i)))),
+    ifThen(
+      v128.any_true(v128.or(v128.or(get(L.allV), f32x4.ne(get(L.vz), get(L.vz))), f32x4.ge(v128.bitselect(f32x4.mul(get(L.vz), get(L.Fv)), get(L.vz), f32x4.ge(get(L.vz), f32x4.const(0))), get(L.Tau)))),
+      [forLoop(L.j, get(L.i), i32.add(get(L.i), i32.const(4)), 1, ...consider(get(L.j)))],
+    ),
   ];
   // G groups of four candidate rows (pointers P), each with its own accumulator chain
   const P = Array.from({ length: 4 * G }, () => f.local('i32'));
@@ -165,7 +175,15 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
           forLoop(L.e, i32.const(0), get(L.nb), 1,
             set(L.pb, at(L.zb, i32.mul(get(L.e), get(bs)))),
             set(L.vm, v128.load(get(L.pb))),
-            forLoop(L.j, i32.const(4), get(bs), 4, set(L.vm, f32x4.pmax(get(L.vm), v128.load(at(L.pb, get(L.j)))))),
+            set(L.nan, f32x4.ne(get(L.vm), get(L.vm))),
+            // pmax (one instruction) with NaN lanes tracked on the side: the screen below skips
+            // whole blocks, so a NaN must be caught here
+            forLoop(L.j, i32.const(4), get(bs), 4,
+              set(L.vz, v128.load(at(L.pb, get(L.j)))),
+              set(L.vm, f32x4.pmax(get(L.vm), get(L.vz))),
+              set(L.nan, v128.or(get(L.nan), f32x4.ne(get(L.vz), get(L.vz)))),
+            ),
+            ifThen(v128.any_true(get(L.nan)), fail(3, i32.mul(get(L.e), get(bs)))),
             f32.store(at(L.bm, get(L.e)), hmaxEx(get(L.vm))),
           ),
         ]),
@@ -193,14 +211,22 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
       set(L.Fv, f32x4.splat(get(L.F))),
       set(L.Tau, f32x4.splat(get(L.tau))),
       set(L.allV, i32x4.splat(i32.sub(i32.const(0), get(L.all)))),
-      // -------- screen: U(z) = z ≥ 0 ? z·F : z against τ, four latents at a time
-      forLoop(L.i, i32.const(0), get(L.m4), 4,
-        set(L.vz, v128.load(at(L.zb, get(L.i)))),
-        ifThen(
-          v128.any_true(v128.or(v128.or(get(L.allV), f32x4.ne(get(L.vz), get(L.vz))), f32x4.ge(v128.bitselect(f32x4.mul(get(L.vz), get(L.Fv)), get(L.vz), f32x4.ge(get(L.vz), f32x4.const(0))), get(L.Tau)))),
-          [forLoop(L.j, get(L.i), i32.add(get(L.i), i32.const(4)), 1, ...consider(get(L.j)))],
+      // -------- screen: U(z) = z ≥ 0 ? z·F : z against τ, four latents at a time. U is
+      // non-decreasing, so a block whose max has U(max) < τ holds no candidate and is skipped
+      // whole (the blocks exist when bs > 1; NaN was ruled out while they were formed); the
+      // latents past the last block, or every latent when bs = 1, are screened one vector at a time.
+      set(L.i, i32.const(0)),
+      ifThen(i32.ne(get(bs), i32.const(1)), [
+        forLoop(L.e, i32.const(0), get(L.nb), 1,
+          set(L.zv, f32.load(at(L.bm, get(L.e)))),
+          ifThen(i32.or(get(L.all), f32.ge(select(f32.mul(get(L.zv), get(L.F)), get(L.zv), f32.ge(get(L.zv), f32.const(0))), get(L.tau))), [
+            set(L.kend, i32.mul(i32.add(get(L.e), i32.const(1)), get(bs))),
+            forLoop(L.i, i32.mul(get(L.e), get(bs)), get(L.kend), 4, ...screen4()),
+          ]),
         ),
-      ),
+        set(L.i, i32.mul(get(L.nb), get(bs))),
+      ]),
+      forLoop(L.i, get(L.i), get(L.m4), 4, ...screen4()),
       forLoop(L.j, get(L.m4), get(m), 1, ...consider(get(L.j))),
       ifThen(i32.lt_s(i32.add(get(L.na), get(L.ni)), get(k)), fail(2, i32.add(get(L.na), get(L.ni)))),
       // -------- exact a for the scored candidates, 4·G per step (G independent accumulator
