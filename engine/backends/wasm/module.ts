@@ -4,6 +4,7 @@ import { addElementwise } from './kernels/elementwise.js';
 import { addGemm, addGemmDyn, DEFAULT_GEMM, type GemmConfig } from './kernels/gemm.js';
 import { addBulk, addCopy, addMovement } from './kernels/movement.js';
 import { addTopk } from './kernels/topk.js';
+import { addGemv } from './kernels/gemv.js';
 import { addGsaeTopk } from './kernels/gsae_topk.js';
 import { addSparse } from './kernels/sparse.js';
 import { addArgmax, addReductions } from './kernels/reduce.js';
@@ -19,6 +20,7 @@ export function buildKernelModule(opts: { relaxed: boolean; maxPages: number; ge
   const gemm: GemmConfig = { ...DEFAULT_GEMM, ...opts.gemm, relaxed: opts.relaxed };
   const mb = new ModuleBuilder();
   const gemmFn = addGemm(mb, gemm);
+  addGemv(mb, { relaxed: opts.relaxed, KC: gemm.KC });
   addElementwise(mb, opts.relaxed);
   addReductions(mb);
   addArgmax(mb);

@@ -7,7 +7,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as E from '../../../engine/index.js';
-import { expectClose, expectNoFallback, on, randn, WASM, WASM_1T, WASM_SMALL_BLOCKS, type Result } from './helpers.js';
+import { expectClose, expectNoFallback, on, randn, WASM, WASM_1T, WASM_SMALL_BLOCKS, wasmVariant, type Result } from './helpers.js';
+
+const NO_RELAXED = wasmVariant('wasm-no-relaxed-gemv', { threads: 2, relaxed: false });
 
 const REF = 'reference';
 
@@ -88,5 +90,31 @@ describe('wasm matmul matches the reference', () => {
       const build = () => E.matmul(E.tensor(a, tA ? [260, 300] : [300, 260]), E.tensor(b, tB ? [190, 260] : [260, 190]), tA, tB);
       expectClose(on(WASM, build)[0]!, on(WASM_1T, build)[0]!, {}, `threads tA=${tA} tB=${tB}`);
     }
+  });
+
+  it('a matrix–vector product (N = 1, its own kernel) is the GEMM column bit for bit: tails, several K-blocks, ±0, relaxed on and off, 1 and 2 threads', () => {
+    // column 0 of A·[x | u] goes through the GEMM (N = 2); A·x through the gemv kernel
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 700 }), fc.boolean(), fc.nat(), (M, K, col, seed) => {
+        const a = randn(M * K, seed), x = randn(K, seed + 1), u = randn(K, seed + 2);
+        // some exact zeros and negative zeros: the chain starts from +0 as the GEMM's does
+        for (let i = 0; i < a.length; i += 7) a[i] = i % 2 ? -0 : 0;
+        const x2 = Float32Array.from({ length: 2 * K }, (_, i) => (i % 2 === 0 ? x[i >> 1]! : u[i >> 1]!));
+        for (const be of [WASM, WASM_1T, WASM_SMALL_BLOCKS, NO_RELAXED]) {
+          const [v, two] = on(be, () => [
+            E.matmul(E.tensor(a, [M, K]), col ? E.tensor(x, [K, 1]) : E.tensor(x, [1, K]), false, !col),
+            E.matmul(E.tensor(a, [M, K]), E.tensor(x2, [K, 2])),
+          ]) as [Result, Result];
+          expect(v.shape).toEqual([M, 1]);
+          expect(v.data, `${be} M ${M} K ${K}`).toEqual(two.data.filter((_, i) => i % 2 === 0));
+        }
+      }),
+      { numRuns: 60, seed: 77 },
+    );
+    // the SAE's shape (d 256, m 4096): rows split over two threads
+    const a = randn(256 * 4096, 3), x = randn(4096, 4);
+    const x2 = Float32Array.from({ length: 2 * 4096 }, (_, i) => (i % 2 === 0 ? x[i >> 1]! : 1));
+    const [v, two] = on(WASM, () => [E.matmul(E.tensor(a, [256, 4096]), E.tensor(x, [4096, 1])), E.matmul(E.tensor(a, [256, 4096]), E.tensor(x2, [4096, 2]))]) as [Result, Result];
+    expect(v.data).toEqual(two.data.filter((_, i) => i % 2 === 0));
   });
 });

@@ -1,5 +1,7 @@
 /**
- * matmul driver: batch offsets (with broadcast batch dims), then
+ * matmul driver: a single matrix–vector product (N = 1, A not transposed) goes to `gemv`
+ * (kernels/gemv.ts: the GEMM's summation order without packing A or padding B); otherwise
+ * batch offsets (with broadcast batch dims), then
  *  - below ~1 MFLOP per thread: `gemm` on this thread, matrix by matrix;
  *  - else `gemm_dyn` on every thread: the work is cut into items (per batch matrix, ranges of
  *    columns, or rows when there are more rows than columns), about 4 per thread, claimed through
@@ -12,6 +14,8 @@ import { matmulDims, type MatmulAttrs } from '../../../ops/matmul.js';
 import { sizeOf } from '../../../shape.js';
 import { forEachBroadcast } from '../../reference/elementwise.js';
 import type { WasmBackend, WasmKernel } from '../backend.js';
+import { GEMV_ROWS } from '../kernels/gemv.js';
+import { splitRange } from './layout.js';
 
 const MIN_FLOP_PER_THREAD = 1 << 20;
 const ITEMS_PER_THREAD = 4;
@@ -30,6 +34,13 @@ export const matmulDriver: WasmKernel = (be: WasmBackend, [a, b]: readonly Tenso
   }
   const A = be.off(a!), B = be.off(b!);
   const tA = at.transA ? 1 : 0, tB = at.transB ? 1 : 0;
+  if (N === 1 && nb === 1 && !tA) {
+    // a matrix–vector product (B [K, 1] or [1, K]ᵀ: K contiguous values either way) in the GEMM's
+    // order without packing A or padding B to NR lanes (kernels/gemv.ts); rows split over threads
+    const ranges = splitRange(M, be.threadsFor(2 * M * K, MIN_FLOP_PER_THREAD), 4 * GEMV_ROWS);
+    be.parallel('gemv', ranges.map(([i0, i1]) => [A, B, Y, M, K, i0, i1]));
+    return true;
+  }
   // element offsets of each batch matrix in a and b
   const aOffs: number[] = [], bOffs: number[] = [];
   forEachBroadcast(batch, [a!.shape.slice(0, -2), b!.shape.slice(0, -2)], (_o, [ia, ib]) => {
