@@ -9,7 +9,11 @@ import * as E from '../engine/index.js';
 
 export interface HostBatch {
   rows: number;
-  /** [rows, dIn] row-major */
+  /**
+   * [rows, dIn] row-major. Read-only, and valid until the source's next `next()`: a source may
+   * hand out a view of its own rows (ArraySource does for an in-order batch) or reuse one buffer
+   * from call to call (ArraySource does for shuffled rows). Consumers copy what they keep.
+   */
   x: Float32Array;
   /** [rows, dIn] row-major, when the source has gradients */
   g?: Float32Array;
@@ -51,6 +55,7 @@ export class ArraySource implements BatchSource {
   readonly hasGrad: boolean;
   private cursor: ArrayCursor = { epoch: 0, pos: 0 };
   private perm: Int32Array | null = null;
+  private buf: { x: Float32Array; g: Float32Array | undefined } | null = null;
   private permEpoch = -1;
 
   constructor(
@@ -78,8 +83,19 @@ export class ArraySource implements BatchSource {
   next(rows: number): HostBatch {
     if (!Number.isInteger(rows) || rows <= 0) throw new DataError(`ArraySource.next: rows must be a positive integer, got ${rows}`);
     const d = this.dIn;
-    const x = new Float32Array(rows * d);
-    const g = this.g ? new Float32Array(rows * d) : undefined;
+    if (this.cursor.pos >= this.rows) this.cursor = { epoch: this.cursor.epoch + 1, pos: 0 };
+    if (!this.order(this.cursor.epoch) && this.cursor.pos + rows <= this.rows) {
+      // in order and within the epoch: views, no copy (a fresh 1 MB array costs ~1–2 ms here in
+      // page faults and zeroing, more than the step's whole data movement on the device)
+      const s = this.cursor.pos * d;
+      this.cursor.pos += rows;
+      const x = this.x.subarray(s, s + rows * d);
+      return this.g ? { rows, x, g: this.g.subarray(s, s + rows * d) } : { rows, x };
+    }
+    // one buffer pair reused from call to call: a fresh pair per batch costs more in page faults
+    // and collection than the copy itself (HostBatch: valid until the next call)
+    if (!this.buf || this.buf.x.length !== rows * d) this.buf = { x: new Float32Array(rows * d), g: this.g ? new Float32Array(rows * d) : undefined };
+    const { x, g } = this.buf;
     for (let r = 0; r < rows; ) {
       if (this.cursor.pos >= this.rows) this.cursor = { epoch: this.cursor.epoch + 1, pos: 0 };
       const perm = this.order(this.cursor.epoch);
@@ -90,13 +106,11 @@ export class ArraySource implements BatchSource {
         x.set(this.x.subarray(s, s + run * d), r * d);
         if (g) g.set(this.g!.subarray(s, s + run * d), r * d);
       } else {
-        // word copies (bits, NaN payloads included) without a subarray object per row
-        const xs = new Uint32Array(this.x.buffer, this.x.byteOffset, this.x.length), xd = new Uint32Array(x.buffer);
-        const gs = this.g ? new Uint32Array(this.g.buffer, this.g.byteOffset, this.g.length) : null, gd = g ? new Uint32Array(g.buffer) : null;
+        // same-type set: a byte copy (NaN payloads kept)
         for (let i = 0; i < run; i++) {
           const s = perm[this.cursor.pos + i]! * d, o = (r + i) * d;
-          for (let t = 0; t < d; t++) xd[o + t] = xs[s + t]!;
-          if (gs && gd) for (let t = 0; t < d; t++) gd[o + t] = gs[s + t]!;
+          x.set(this.x.subarray(s, s + d), o);
+          if (g) g.set(this.g!.subarray(s, s + d), o);
         }
       }
       this.cursor.pos += run;

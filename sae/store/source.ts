@@ -36,11 +36,15 @@ export class StoreSource implements BatchSource {
     return this.reader.shuffled(this.chunkRows, this.seed, this.bufferRows ?? Math.max(4 * this.chunkRows, 8192));
   }
 
+  private buf: { x: Float32Array; g: Float32Array | null } | null = null;
+
   next(rows: number): HostBatch {
     if (!Number.isInteger(rows) || rows < 1) throw new StoreError(`store source: cannot serve ${rows} rows`);
     const d = this.dIn;
-    const x = new Float32Array(rows * d);
-    const g = this.hasGrad ? new Float32Array(rows * d) : null;
+    // one buffer pair reused from call to call (HostBatch: valid until the next call): a fresh
+    // pair per batch costs more in page faults and collection than the copy
+    if (!this.buf || this.buf.x.length !== rows * d) this.buf = { x: new Float32Array(rows * d), g: this.hasGrad ? new Float32Array(rows * d) : null };
+    const { x, g } = this.buf;
     let filled = 0;
     while (filled < rows) {
       if (this.pending.length === 0) {
