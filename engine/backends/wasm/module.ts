@@ -5,6 +5,7 @@ import { addGemm, addGemmDyn, DEFAULT_GEMM, type GemmConfig } from './kernels/ge
 import { addBulk, addCopy, addMovement } from './kernels/movement.js';
 import { addTopk } from './kernels/topk.js';
 import { addGemv } from './kernels/gemv.js';
+import { addTopkRadix } from './kernels/topk_radix.js';
 import { addGsaeTopk } from './kernels/gsae_topk.js';
 import { addSparse } from './kernels/sparse.js';
 import { addArgmax, addReductions } from './kernels/reduce.js';
@@ -29,6 +30,7 @@ export function buildKernelModule(opts: { relaxed: boolean; maxPages: number; ge
   addBulk(mb);
   addGsaeTopk(mb, { relaxed: opts.relaxed, KC: gemm.KC, sift: addTopk(mb) });
   addSparse(mb);
+  addTopkRadix(mb);
   addGemmDyn(mb, gemmFn);
   const bytes = encodeModule({ initial: 1, maximum: opts.maxPages, shared: true }, mb.funcs);
   return { bytes, names: mb.funcs.filter((f) => f.exported).map((f) => f.name), gemm };

@@ -154,6 +154,43 @@ describe('wasm indexing ops match the reference', () => {
     );
   });
 
+  it('topk with a large k (radix selection): ties, ±Inf, ±0, subnormals, NaN anywhere, k up to n (property)', () => {
+    // k ≥ 64 with n ≤ 64·k goes to kernels/topk_radix.ts: keys from the float bits, three
+    // histogram passes, a stable radix sort; −0 and +0 must tie (lower index first) as in the reference
+    const val = fc.constantFrom(-Infinity, -3, -1e-40, -0, 0, 1e-40, 0.5, 2, 7, 3.4e38, Infinity);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 64, max: 3000 }),
+        fc.nat(),
+        fc.array(val, { minLength: 64, maxLength: 64 }),
+        fc.nat(),
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.boolean(),
+        (rows, n, kRaw, vals, seed, nanAt, smooth) => {
+          const k = 64 + (kRaw % (n - 63));
+          // tie-heavy values from the set, or distinct values (every key bit matters)
+          const x = Float32Array.from({ length: rows * n }, (_, i) =>
+            smooth ? Math.sin(i * 12.9898 + seed) * 1e3 : vals[((i * 2654435761 + seed) >>> 0) % 64]!,
+          );
+          if (nanAt !== undefined) x[nanAt % x.length] = NaN;
+          const build = () => E.topkIndices(E.tensor(x, [rows, n]), k);
+          const label = `topk rows ${rows} n ${n} k ${k} ${smooth ? 'distinct' : 'ties'} NaN at ${nanAt === undefined ? '-' : nanAt % x.length}`;
+          const want = errorOn(REF, build);
+          for (const be of [WASM, WASM_1T]) {
+            expect(errorOn(be, build), `${label} on ${be}`).toBe(want);
+            if (want === null) expect(on(be, build)[0]!.data, `${label} on ${be}`).toEqual(on(REF, build)[0]!.data);
+          }
+        },
+      ),
+      { numRuns: 80, seed: SEED },
+    );
+    // BatchTopK's shape of problem: one long row, k a sizeable share of it
+    const x = randn(1 << 18, 5);
+    const build = () => E.topkIndices(E.tensor(x, [1, 1 << 18]), 8192);
+    expect(on(WASM, build)[0]!.data).toEqual(on(REF, build)[0]!.data);
+  });
+
   it('topk on SAE-sized rows, and NaN rows throw the reference error', () => {
     const x = randn(64 * 4096, 3);
     const build = () => E.topkIndices(E.tensor(x, [64, 4096]), 32);
