@@ -191,6 +191,32 @@ describe('wasm indexing ops match the reference', () => {
     expect(on(WASM, build)[0]!.data).toEqual(on(REF, build)[0]!.data);
   });
 
+  it('topk of one long row split over threads (radix passes per range, lists joined in order): ties, ±0, NaN (property)', () => {
+    // rows < threads and n ≥ 2¹⁶: each pass runs on both threads' halves of the row
+    fc.assert(
+      fc.property(fc.integer({ min: 1 << 16, max: 140_000 }), fc.nat(5000), fc.nat(), fc.option(fc.nat(), { nil: undefined }), fc.boolean(), (n, kExtra, seed, nanAt, ties) => {
+        const k = Math.min(n, Math.ceil(n / 64) + kExtra);
+        const x = Float32Array.from({ length: n }, (_, i) => (ties ? [-Infinity, -1, -0, 0, 0.25, 3, Infinity][((i * 2654435761 + seed) >>> 0) % 7]! : Math.sin(i * 7.31 + seed)));
+        if (nanAt !== undefined) x[nanAt % n] = NaN;
+        const build = () => E.topkIndices(E.tensor(x, [1, n]), k);
+        const want = errorOn(REF, build);
+        const label = `topk n ${n} k ${k} ${ties ? 'ties' : 'distinct'} NaN at ${nanAt === undefined ? '-' : nanAt % n}`;
+        for (const be of [WASM, WASM_1T]) {
+          expect(errorOn(be, build), `${label} on ${be}`).toBe(want);
+          if (want === null) expect(on(be, build)[0]!.data, `${label} on ${be}`).toEqual(on(REF, build)[0]!.data);
+        }
+      }),
+      { numRuns: 10, seed: SEED },
+    );
+    // a NaN in each half: the first in index order is the one reported
+    const n = 100_000, x = randn(n, 9);
+    x[30_000] = NaN;
+    x[80_000] = NaN;
+    const build = () => E.topkIndices(E.tensor(x, [1, n]), 4096);
+    expect(errorOn(WASM, build)).toBe(errorOn(REF, build));
+    expect(errorOn(WASM, build)).toMatch(/row 0 contains NaN at position 30000/);
+  });
+
   it('topk on SAE-sized rows, and NaN rows throw the reference error', () => {
     const x = randn(64 * 4096, 3);
     const build = () => E.topkIndices(E.tensor(x, [64, 4096]), 32);

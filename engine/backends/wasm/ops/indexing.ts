@@ -30,6 +30,72 @@ function checkIndex(op: string, i: number, n: number, axis: number): number {
 /** Element offset (4-byte words) of a tensor in the memory. */
 const w = (be: WasmBackend, t: TensorRef) => be.off(t) / 4;
 
+/**
+ * Radix selection of the top k of each of a few long rows (fewer rows than threads: BatchTopK's
+ * one row of B·m), each row split over the threads: per pass the threads histogram their ranges
+ * and the sums pick the bin; then each thread collects its range and the lists are joined in range
+ * order (index order) and sorted once. The same passes and result as `topk_radix_rows`.
+ */
+function radixSplitRows(be: WasmBackend, x: TensorRef, y: TensorRef, rows: number, n: number, k: number): void {
+  const ranges = splitRange(n, be.threads, 4);
+  const T = ranges.length;
+  // per thread: hist (2048), above keys and positions (k each), ties (k), counts (4), err (4)
+  const per = 4 * (2048 + 3 * k + 8);
+  // shared: the joined keys and positions, the sort's two scratch arrays (k each), its 256 counts
+  const shared = 4 * (4 * k + 256);
+  be.withScratch(per * T + shared, (scratch) => {
+    const mem = () => new Int32Array(be.wasmMemory.buffer);
+    const th = (t: number) => {
+      const o = scratch + t * per;
+      return { hist: o, aKey: o + 4 * 2048, aIdx: o + 4 * (2048 + k), eq: o + 4 * (2048 + 2 * k), counts: o + 4 * (2048 + 3 * k), err: o + 4 * (2048 + 3 * k + 4) };
+    };
+    const sh = scratch + per * T;
+    const jKey = sh, jIdx = sh + 4 * k, bKey = sh + 8 * k, bIdx = sh + 12 * k, cnt = sh + 16 * k;
+    for (let r = 0; r < rows; r++) {
+      const base = be.off(x) + 4 * r * n;
+      const hists = (pass: number, prefix: number): Int32Array => {
+        for (let t = 0; t < T; t++) mem()[th(t).err / 4] = 0;
+        be.parallel('rsel_hist', ranges.map(([i0, i1], t) => [base, i0, i1, pass, prefix, th(t).hist, th(t).err]));
+        const m = mem();
+        // the first NaN in index order: the lowest thread's range that has one
+        for (let t = 0; t < T; t++) if (m[th(t).err / 4] === 1) throw topkNanError(r, m[th(t).err / 4 + 2]!);
+        const sum = new Int32Array(2048);
+        for (let t = 0; t < T; t++) for (let b = 0; b < 2048; b++) sum[b]! += m[th(t).hist / 4 + b]!;
+        return sum;
+      };
+      let need = k;
+      // the bin from the top where the count reaches need; need becomes what to take from it
+      const findBin = (h: Int32Array, top: number): number => {
+        let b = top - 1;
+        while (h[b]! < need) need -= h[b--]!;
+        return b;
+      };
+      const h0 = hists(0, 0);
+      if (k === 0) continue;
+      let prefix = findBin(h0, 2048);
+      prefix = (prefix << 11) | findBin(hists(1, prefix), 2048);
+      const K = ((prefix << 10) | findBin(hists(2, prefix), 1024)) >>> 0;
+      be.parallel('rsel_collect', ranges.map(([i0, i1], t) => [base, i0, i1, K | 0, need, th(t).aKey, th(t).aIdx, th(t).eq, th(t).counts]));
+      // join in range order: keys above K, then the first `need` ties
+      let na = 0;
+      for (let t = 0; t < T; t++) {
+        const c = mem()[th(t).counts / 4]!;
+        be.call('memcpy', jKey + 4 * na, th(t).aKey, 4 * c);
+        be.call('memcpy', jIdx + 4 * na, th(t).aIdx, 4 * c);
+        na += c;
+      }
+      const out = be.off(y) + 4 * r * k;
+      be.call('rsel_sort', jKey, jIdx, bKey, bIdx, cnt, na, out);
+      let ne = 0;
+      for (let t = 0; t < T && ne < need; t++) {
+        const c = Math.min(mem()[th(t).counts / 4 + 1]!, need - ne);
+        be.call('memcpy', out + 4 * (na + ne), th(t).eq, 4 * c);
+        ne += c;
+      }
+    }
+  });
+}
+
 export const indexingDrivers: Record<string, WasmKernel> = {
   gather: (be, [x, idx], [y], attrs) => {
     const axis = attrs.axis as number;
@@ -135,8 +201,12 @@ export const indexingDrivers: Record<string, WasmKernel> = {
     const rows = n === 0 ? 0 : sizeOf(x!.shape) / n;
     if (rows === 0) return true;
     const ranges = splitRange(rows, be.threadsFor(rows * n, 1 << 15));
+    if (useRadix(n, k) && rows < be.threads && n >= 1 << 16) {
+      radixSplitRows(be, x!, y!, rows, n, k);
+      return true;
+    }
     if (useRadix(n, k)) {
-      // large k (BatchTopK's one row of B·m): radix selection, four O(n) passes (kernels/topk_radix.ts)
+      // large k: radix selection, four O(n) passes (kernels/topk_radix.ts), whole rows per thread
       const per = topkRadixScratch(k) + 16;
       be.withScratch(per * ranges.length, (scratch) => {
         const view = new Int32Array(be.wasmMemory.buffer, scratch, (per * ranges.length) / 4);
