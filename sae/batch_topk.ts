@@ -39,15 +39,21 @@ export function batchTopkEncode(p: Params, x: E.Tensor, k: number): { f: E.Tenso
  * (descending; ties to the lower flat index): the picks `batchTopk` keeps, as a vector [B·k].
  */
 export function batchTopkPicks(z: E.Tensor, k: number): E.Tensor {
-  const [B, m] = z.shape as [number, number];
-  if (!Number.isInteger(k) || k < 0 || k > m) throw new Error(`batchTopk: k = ${k} must be an integer in [0, ${m}] (the latents per row of ${JSON.stringify(z.shape)})`);
-  return E.reshape(E.topkIndices(E.reshape(z, [1, B * m]), B * k), [B * k]);
+  return E.reshape(batchTopkPicksRow(E.reshape(z, [1, z.size]), z.shape as [number, number], k), [z.shape[0]! * k]);
+}
+
+/** The same picks from z already flattened to one row [1, B·m] (`shape`: z's [B, m]), as [1, B·k]. */
+function batchTopkPicksRow(zRow: E.Tensor, shape: readonly [number, number], k: number): E.Tensor {
+  const [B, m] = shape;
+  if (!Number.isInteger(k) || k < 0 || k > m) throw new Error(`batchTopk: k = ${k} must be an integer in [0, ${m}] (the latents per row of ${JSON.stringify(shape)})`);
+  return E.topkIndices(zRow, B * k);
 }
 
 /**
  * z at the flat picks, [N], with a sparse VJP (the flat-picks analogue of preActsAt's, common.ts):
  * the forward reads the values from the dense z the ranking computed (bit-identical to the dense
- * path); the pullback of the cotangent g [N] touches the picked latents only:
+ * path), given as the one row [1, B·m] the ranking read (a reshape is a copy on the wasm backend:
+ * 16 MB at the benchmark's shape); the pullback of the cotangent g [N] touches the picked latents only:
  *   b_enc: h = Σ of g per latent = scatterOuter(g, q, 1 [B, 1], m) — [m, 1], a per-latent sum;
  *   W_enc: scatterOuter(g, q, x − b_dec, m, 'cols');   b_dec: −W_enc h;
  *   x (only when differentiated): embeddingBag(g, q, W_enc, 'cols', B).
@@ -55,7 +61,7 @@ export function batchTopkPicks(z: E.Tensor, k: number): E.Tensor {
  */
 const pickedPreActsFlat = E.customVjp(
   'pickedPreActsFlat',
-  (_x, _bDec, _W, _b, z, q) => E.gather(E.reshape(z!, [z!.size]), q!),
+  (_x, _bDec, _W, _b, zRow, q) => E.reshape(E.takeAlongAxis(zRow!, E.reshape(q!, [1, q!.size]), -1), [q!.size]),
   (c) => {
     const [x, bDec, W, , , q] = c.inputs as E.Tensor[];
     const g = c.cotangents[0]!;
@@ -71,7 +77,7 @@ const pickedPreActsFlat = E.customVjp(
       null,
     ];
   },
-) as (x: E.Tensor, bDec: E.Tensor, W: E.Tensor, b: E.Tensor, z: E.Tensor, q: E.Tensor) => E.Tensor;
+) as (x: E.Tensor, bDec: E.Tensor, W: E.Tensor, b: E.Tensor, zRow: E.Tensor, q: E.Tensor) => E.Tensor;
 
 /**
  * The BatchTopK loss through the sparse kernels: reconstruction from the B·k flat picks plus
@@ -84,8 +90,9 @@ function batchTopkLossSparse(p: Params, x: E.Tensor, ctx: LossContext): LossResu
   const m = ctx.cfg.dSae;
   // z only ranks (topkIndices passes no gradient): its dense matmul has no backward
   const z = E.add(E.matmul(centre(x, p.b_dec!), p.W_enc!), p.b_enc!);
-  const q = batchTopkPicks(z, ctx.cfg.k);
-  const code: SparseCode = { idx: q, values: E.relu(pickedPreActsFlat(x, p.b_dec!, p.W_enc!, p.b_enc!, z, q)), batch: B };
+  const zRow = E.reshape(z, [1, B * m]);
+  const q = E.reshape(batchTopkPicksRow(zRow, [B, m], ctx.cfg.k), [B * ctx.cfg.k]);
+  const code: SparseCode = { idx: q, values: E.relu(pickedPreActsFlat(x, p.b_dec!, p.W_enc!, p.b_enc!, zRow, q)), batch: B };
   const xHat = E.add(E.embeddingBag(code.values, q, p.W_dec!, 'rows', B), p.b_dec!);
   const mse = sqErrPerBatch(x, xHat);
   const parts: Record<string, E.Tensor> = { mse_loss: mse };
