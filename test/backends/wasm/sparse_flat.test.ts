@@ -116,6 +116,22 @@ describe('wasm sparse row ops with flat picks match the reference', () => {
     );
   });
 
+  it('scatterOuter into a cols table is the rows result transposed, bit for bit (1 and 2 threads)', () => {
+    // the cols kernel (sp_outer_flat_t) sums 64 latents in a scratch and stores them transposed
+    fc.assert(
+      fc.property(caseArb(60, 3000, 21, 200), (c) => {
+        const { B, n, d, m } = c;
+        const a = randn(B * d, c.seed), v = randn(n, c.seed + 2);
+        const go = (layout: E.SparseLayout) => () => E.scatterOuter(E.tensor(v, [n]), E.tensor(c.flat, [n], 'int32'), E.tensor(a, [B, d]), m, layout);
+        for (const be of [WASM, WASM_1T]) {
+          const rows = on(be, go('rows'))[0]!.data, cols = on(be, go('cols'))[0]!.data;
+          expect(cols, `${be} B ${B} n ${n} d ${d} m ${m}`).toEqual(Array.from({ length: d * m }, (_, i) => rows[(i % m) * d + Math.floor(i / m)]));
+        }
+      }),
+      { numRuns: 40, seed: SEED },
+    );
+  });
+
   it('out-of-range picks throw the reference error, naming the op', () => {
     const I = (xs: number[]) => E.tensor(Int32Array.from(xs), [xs.length], 'int32');
     const cases: (() => unknown)[] = [

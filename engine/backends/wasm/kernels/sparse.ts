@@ -16,6 +16,7 @@
  *   sp_dot_flat(a, W, idx, out, d, m, p0, p1)                out[p] = a[q / m] · W[q mod m]
  *   sp_bag_flat(v, W, idx, ent, start, out, d, m, b0, b1)    out[b] = Σ_{e ∈ [start[b], start[b+1])} v[ent[e]] W[q mod m]
  *   sp_outer_flat(v, a, idx, ent, start, out, d, m, r0, r1)  out[r] = Σ_{e ∈ [start[r], start[r+1])} v[ent[e]] a[q / m]
+ *   sp_outer_flat_t(v, a, idx, ent, start, out, d, m, r0, r1, tmp)  the same sums stored into a [d, m] output
  *     (ent groups the picks by batch row (bag) or by latent (outer), stable, as for sp_outer_rows)
  * Table in cols layout (W [d, m]): vector r is a strided column, so these walk W row by row (one
  * row t of m floats stays in cache while every pick reads its element) with scalar gathers:
@@ -125,9 +126,13 @@ export function addSparse(mb: ModuleBuilder): void {
   // (two more passes over m·d words): 1.3 vs 1.9 ms at d256 m4096, 7.9 vs 13.4 ms at d768
   // m16384 (B 1024, k 32, caches flushed). Ranges start at multiples of 64; latents or t left
   // over by the 4×4 blocks are stored element by element.
-  {
-    const f = mb.func('sp_outer_rows_t', Array(11).fill('i32'), []);
-    const [v, a, ent, start, out, d, k, r0, r1, m, tmp] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  // sp_outer_flat_t(v, a, idx, ent, start, out, d, m, r0, r1, tmp): the same for flat picks
+  // (q = idx[p] = b·m + r; the source row of pick p is b = q / m), as sp_outer_flat sums them
+  for (const flat of [false, true]) {
+    const f = flat ? mb.func('sp_outer_flat_t', Array(11).fill('i32'), []) : mb.func('sp_outer_rows_t', Array(11).fill('i32'), []);
+    // rows: (v, a, ent, start, out, d, k, r0, r1, m, tmp); flat: (v, a, idx, ent, start, out, d, m, r0, r1, tmp)
+    const [v, a, ent, start, out, d, k, r0, r1, m, tmp] = flat ? [0, 1, 3, 4, 5, 6, 7, 8, 9, 7, 10] : [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const idx = 2;
     const r = f.local('i32'), q = f.local('i32'), nq = f.local('i32'), n4q = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32');
     const po = f.local('i32'), pa = f.local('i32'), d4 = f.local('i32'), p = f.local('i32'), py = f.local('i32'), pt = f.local('i32');
     const c = f.local('f32'), cv = f.local('v128');
@@ -151,7 +156,8 @@ export function addSparse(mb: ModuleBuilder): void {
           set(eEnd, i32.load(i32.add(get(start), sh2(i32.add(i32.add(get(r), get(q)), i32.const(1)))))),
           forLoop(e, i32.load(i32.add(get(start), sh2(i32.add(get(r), get(q))))), get(eEnd), 1,
             set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
-            set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(get(p), get(k)), get(d))))),
+            // the pick's source row: p / k (rows), or q / m with q = idx[p] (flat; k is m there)
+            set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(flat ? i32.load(i32.add(get(idx), sh2(get(p)))) : get(p), get(k)), get(d))))),
             set(c, f32.load(i32.add(get(v), sh2(get(p))))),
             ...axpy(f, t, d4, d, po, pa, c, cv),
           ),

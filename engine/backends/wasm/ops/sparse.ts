@@ -108,14 +108,16 @@ const flatDrivers: Record<string, WasmKernel> = {
     checkFlatIndices('scatterOuter', be.i32(idx!), a!.shape[0]!, m);
     if (m * d === 0) return true;
     withGroups(be, idx!, m, (q) => q % m, (ent, start) => {
-      const go = (dst: number) =>
-        be.parallel('sp_outer_flat', rowsFor(be, m, (m + n) * d).map(([r0, r1]) => [be.off(v!), be.off(a!), be.off(idx!), ent, start, dst, d, m, r0, r1]));
-      if (attrs.layout === 'rows') go(be.off(y!));
-      // cols: the [m, d] table in scratch, then one tiled transpose into the [d, m] output
-      else be.withScratch(4 * m * d, (t) => {
-        go(t);
-        transpose(be, t, be.off(y!), m, d);
-      });
+      if (attrs.layout === 'rows') {
+        be.parallel('sp_outer_flat', rowsFor(be, m, (m + n) * d).map(([r0, r1]) => [be.off(v!), be.off(a!), be.off(idx!), ent, start, be.off(y!), d, m, r0, r1]));
+        return;
+      }
+      // cols: groups of 64 latents summed in a per-thread scratch and stored transposed (as the
+      // k-per-row driver below does)
+      const ranges = splitRange(m, Math.min(Math.ceil(m / 64), be.threadsFor((m + n) * d, GRAIN)), 64);
+      be.withScratch(256 * d * ranges.length, (tmp) =>
+        be.parallel('sp_outer_flat_t', ranges.map(([r0, r1], i) => [be.off(v!), be.off(a!), be.off(idx!), ent, start, be.off(y!), d, m, r0, r1, tmp + 256 * d * i])),
+      );
     });
     return true;
   },
