@@ -90,6 +90,37 @@ describe('wasm sparse row ops match the reference', () => {
     );
   });
 
+  it('embeddingBag and scatterOuter sum each element in pick order from +0 in float32, bit for bit (register-blocked rows)', () => {
+    // the kernels keep 32-float chunks of an output row in registers across the picks; the sums
+    // must be those of the plain loop s = fround(s + fround(c · w)) in pick order
+    const f = Math.fround;
+    fc.assert(
+      fc.property(caseArb(30, 9, 75, 40), (c) => {
+        const { B, k, d, m, idx } = c;
+        const w = randn(m * d, c.seed + 1), v = randn(B * k, c.seed + 2), a = randn(B * d, c.seed);
+        const bag = new Array<number>(B * d).fill(0), outer = new Array<number>(m * d).fill(0);
+        for (let b = 0; b < B; b++) {
+          for (let j = 0; j < k; j++) {
+            const r = idx[b * k + j]!, cv = v[b * k + j]!;
+            for (let t = 0; t < d; t++) {
+              bag[b * d + t] = f(bag[b * d + t]! + f(cv * w[r * d + t]!));
+              outer[r * d + t] = f(outer[r * d + t]! + f(cv * a[b * d + t]!));
+            }
+          }
+        }
+        for (const be of [WASM, WASM_1T]) {
+          const [gotBag, gotOuter] = on(be, () => [
+            E.embeddingBag(E.tensor(v, [B, k]), E.tensor(idx, [B, k], 'int32'), E.tensor(w, [m, d]), 'rows'),
+            E.scatterOuter(E.tensor(v, [B, k]), E.tensor(idx, [B, k], 'int32'), E.tensor(a, [B, d]), m, 'rows'),
+          ]) as [Result, Result];
+          expect(gotBag.data, `bag ${be} B ${B} k ${k} d ${d} m ${m}`).toEqual(bag);
+          expect(gotOuter.data, `outer ${be} B ${B} k ${k} d ${d} m ${m}`).toEqual(outer);
+        }
+      }),
+      { numRuns: 40, seed: SEED },
+    );
+  });
+
   it('scatterOuter into a cols table is the rows result transposed, bit for bit (1 and 2 threads)', () => {
     // the cols kernel sums four latents in a scratch and stores them transposed; the sums must
     // be the rows kernel's, whatever m mod 4, d mod 4 and the thread split

@@ -116,6 +116,33 @@ describe('wasm sparse row ops with flat picks match the reference', () => {
     );
   });
 
+  it('embeddingBag and scatterOuter with flat picks sum each element in pick order from +0 in float32, bit for bit', () => {
+    const f = Math.fround;
+    fc.assert(
+      fc.property(caseArb(30, 300, 75, 40), (c) => {
+        const { B, n, d, m, flat } = c;
+        const w = randn(m * d, c.seed + 1), v = randn(n, c.seed + 2), a = randn(B * d, c.seed);
+        const bag = new Array<number>(B * d).fill(0), outer = new Array<number>(m * d).fill(0);
+        for (let p = 0; p < n; p++) {
+          const b = Math.floor(flat[p]! / m), r = flat[p]! % m;
+          for (let t = 0; t < d; t++) {
+            bag[b * d + t] = f(bag[b * d + t]! + f(v[p]! * w[r * d + t]!));
+            outer[r * d + t] = f(outer[r * d + t]! + f(v[p]! * a[b * d + t]!));
+          }
+        }
+        for (const be of [WASM, WASM_1T]) {
+          const [gotBag, gotOuter] = on(be, () => [
+            E.embeddingBag(E.tensor(v, [n]), E.tensor(flat, [n], 'int32'), E.tensor(w, [m, d]), 'rows', B),
+            E.scatterOuter(E.tensor(v, [n]), E.tensor(flat, [n], 'int32'), E.tensor(a, [B, d]), m, 'rows'),
+          ]) as [Result, Result];
+          expect(gotBag.data, `bag ${be} B ${B} n ${n} d ${d} m ${m}`).toEqual(bag);
+          expect(gotOuter.data, `outer ${be} B ${B} n ${n} d ${d} m ${m}`).toEqual(outer);
+        }
+      }),
+      { numRuns: 40, seed: SEED },
+    );
+  });
+
   it('scatterOuter into a cols table is the rows result transposed, bit for bit (1 and 2 threads)', () => {
     // the cols kernel (sp_outer_flat_t) sums 64 latents in a scratch and stores them transposed
     fc.assert(

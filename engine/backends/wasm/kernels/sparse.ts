@@ -67,31 +67,52 @@ export function addSparse(mb: ModuleBuilder): void {
       ),
     );
   }
-  // po[0..d) += c · src[0..d), 4 lanes then a scalar tail
-  const axpy = (f: ReturnType<ModuleBuilder['func']>, t: number, d4: number, d: number, po: number, src: number, c: number, cv: number): Ex[] => [
-    set(cv, f32x4.splat(get(c))),
-    forLoop(t, i32.const(0), get(d4), 4,
-      v128.store(i32.add(get(po), sh2(get(t))), f32x4.add(v128.load(i32.add(get(po), sh2(get(t)))), f32x4.mul(get(cv), v128.load(i32.add(get(src), sh2(get(t))))))),
-    ),
-    forLoop(t, get(d4), get(d), 1,
-      f32.store(i32.add(get(po), sh2(get(t))), f32.add(f32.load(i32.add(get(po), sh2(get(t)))), f32.mul(get(c), f32.load(i32.add(get(src), sh2(get(t))))))),
-    ),
-  ];
+  /**
+   * po[0..d) = Σ c · src[0..d) over the entries that `each(body)` walks (it sets src and c, then
+   * runs body). Every element is summed as the in-place loop `po = 0; po = po + c·src` per entry
+   * in order would (the same float32 operations: the same bits), but a 32-float chunk of the
+   * output row stays in eight registers across the entries instead of being loaded and stored
+   * once per entry; the d tail goes a vector, then an element, at a time.
+   */
+  const blockedSum = (f: ReturnType<ModuleBuilder['func']>, t: number, d: number, po: number, src: number, c: number, each: (body: Ex[]) => Ex): Ex[] => {
+    const acc = Array.from({ length: 8 }, () => f.local('v128'));
+    const d32 = f.local('i32'), d4 = f.local('i32'), sc = f.local('f32'), cv = f.local('v128');
+    const at = (base: number): Ex => i32.add(get(base), sh2(get(t)));
+    return [
+      set(d32, i32.and(get(d), i32.const(~31))),
+      set(d4, i32.and(get(d), i32.const(~3))),
+      forLoop(t, i32.const(0), get(d32), 32,
+        ...acc.map((a) => set(a, f32x4.const(0))),
+        each([set(cv, f32x4.splat(get(c))), ...acc.map((a, i) => set(a, f32x4.add(get(a), f32x4.mul(get(cv), v128.load(at(src), 16 * i)))))]),
+        ...acc.map((a, i) => v128.store(at(po), get(a), 16 * i)),
+      ),
+      forLoop(t, get(d32), get(d4), 4,
+        set(acc[0]!, f32x4.const(0)),
+        each([set(acc[0]!, f32x4.add(get(acc[0]!), f32x4.mul(f32x4.splat(get(c)), v128.load(at(src)))))]),
+        v128.store(at(po), get(acc[0]!)),
+      ),
+      forLoop(t, get(d4), get(d), 1,
+        set(sc, f32.const(0)),
+        each([set(sc, f32.add(get(sc), f32.mul(get(c), f32.load(at(src)))))]),
+        f32.store(at(po), get(sc)),
+      ),
+    ];
+  };
   {
     const f = mb.func('sp_bag_rows', Array(8).fill('i32'), []);
     const [v, idx, W, out, d, k, b0, b1] = [0, 1, 2, 3, 4, 5, 6, 7];
-    const b = f.local('i32'), j = f.local('i32'), t = f.local('i32'), po = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32'), p = f.local('i32');
-    const c = f.local('f32'), cv = f.local('v128');
+    const b = f.local('i32'), j = f.local('i32'), t = f.local('i32'), po = f.local('i32'), pw = f.local('i32'), p = f.local('i32');
+    const c = f.local('f32');
     f.emit(
-      set(d4, i32.and(get(d), i32.const(~3))),
       forLoop(b, get(b0), get(b1), 1,
         set(po, i32.add(get(out), sh2(i32.mul(get(b), get(d))))),
-        memoryFill(get(po), i32.const(0), sh2(get(d))),
-        forLoop(j, i32.const(0), get(k), 1,
-          set(p, i32.add(i32.mul(get(b), get(k)), get(j))),
-          set(pw, i32.add(get(W), sh2(i32.mul(i32.load(i32.add(get(idx), sh2(get(p)))), get(d))))),
-          set(c, f32.load(i32.add(get(v), sh2(get(p))))),
-          ...axpy(f, t, d4, d, po, pw, c, cv),
+        ...blockedSum(f, t, d, po, pw, c, (body) =>
+          forLoop(j, i32.const(0), get(k), 1,
+            set(p, i32.add(i32.mul(get(b), get(k)), get(j))),
+            set(pw, i32.add(get(W), sh2(i32.mul(i32.load(i32.add(get(idx), sh2(get(p)))), get(d))))),
+            set(c, f32.load(i32.add(get(v), sh2(get(p))))),
+            ...body,
+          ),
         ),
       ),
     );
@@ -99,19 +120,19 @@ export function addSparse(mb: ModuleBuilder): void {
   {
     const f = mb.func('sp_outer_rows', Array(9).fill('i32'), []);
     const [v, a, ent, start, out, d, k, r0, r1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-    const r = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32'), po = f.local('i32'), pa = f.local('i32'), d4 = f.local('i32'), p = f.local('i32');
-    const c = f.local('f32'), cv = f.local('v128');
+    const r = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32'), po = f.local('i32'), pa = f.local('i32'), p = f.local('i32');
+    const c = f.local('f32');
     f.emit(
-      set(d4, i32.and(get(d), i32.const(~3))),
       forLoop(r, get(r0), get(r1), 1,
         set(po, i32.add(get(out), sh2(i32.mul(get(r), get(d))))),
-        memoryFill(get(po), i32.const(0), sh2(get(d))),
         set(eEnd, i32.load(i32.add(get(start), sh2(i32.add(get(r), i32.const(1)))))),
-        forLoop(e, i32.load(i32.add(get(start), sh2(get(r)))), get(eEnd), 1,
-          set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
-          set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(get(p), get(k)), get(d))))),
-          set(c, f32.load(i32.add(get(v), sh2(get(p))))),
-          ...axpy(f, t, d4, d, po, pa, c, cv),
+        ...blockedSum(f, t, d, po, pa, c, (body) =>
+          forLoop(e, i32.load(i32.add(get(start), sh2(get(r)))), get(eEnd), 1,
+            set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
+            set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(get(p), get(k)), get(d))))),
+            set(c, f32.load(i32.add(get(v), sh2(get(p))))),
+            ...body,
+          ),
         ),
       ),
     );
@@ -135,7 +156,7 @@ export function addSparse(mb: ModuleBuilder): void {
     const idx = 2;
     const r = f.local('i32'), q = f.local('i32'), nq = f.local('i32'), n4q = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32');
     const po = f.local('i32'), pa = f.local('i32'), d4 = f.local('i32'), p = f.local('i32'), py = f.local('i32'), pt = f.local('i32');
-    const c = f.local('f32'), cv = f.local('v128');
+    const c = f.local('f32');
     const row = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
     const tr = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
     const ldy = f.local('i32'), ldt = f.local('i32');
@@ -152,14 +173,15 @@ export function addSparse(mb: ModuleBuilder): void {
         // the group's rows, each summed in (b, j) order as sp_outer_rows does
         forLoop(q, i32.const(0), get(nq), 1,
           set(po, i32.add(get(tmp), sh2(i32.mul(get(q), get(d))))),
-          memoryFill(get(po), i32.const(0), sh2(get(d))),
           set(eEnd, i32.load(i32.add(get(start), sh2(i32.add(i32.add(get(r), get(q)), i32.const(1)))))),
-          forLoop(e, i32.load(i32.add(get(start), sh2(i32.add(get(r), get(q))))), get(eEnd), 1,
-            set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
-            // the pick's source row: p / k (rows), or q / m with q = idx[p] (flat; k is m there)
-            set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(flat ? i32.load(i32.add(get(idx), sh2(get(p)))) : get(p), get(k)), get(d))))),
-            set(c, f32.load(i32.add(get(v), sh2(get(p))))),
-            ...axpy(f, t, d4, d, po, pa, c, cv),
+          ...blockedSum(f, t, d, po, pa, c, (body) =>
+            forLoop(e, i32.load(i32.add(get(start), sh2(i32.add(get(r), get(q))))), get(eEnd), 1,
+              set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
+              // the pick's source row: p / k (rows), or q / m with q = idx[p] (flat; k is m there)
+              set(pa, i32.add(get(a), sh2(i32.mul(i32.div_u(flat ? i32.load(i32.add(get(idx), sh2(get(p)))) : get(p), get(k)), get(d))))),
+              set(c, f32.load(i32.add(get(v), sh2(get(p))))),
+              ...body,
+            ),
           ),
         ),
         // out[t + i, r + q .. r + q + 3] = tmp[q .. q + 3, t + i]: one 4×4 transpose per block
@@ -211,21 +233,21 @@ export function addSparse(mb: ModuleBuilder): void {
   for (const [name, byRow] of [['sp_bag_flat', true], ['sp_outer_flat', false]] as const) {
     const f = mb.func(name, Array(10).fill('i32'), []);
     const [v, src, idx, ent, start, out, d, m, r0, r1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-    const r = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32'), po = f.local('i32'), ps = f.local('i32'), d4 = f.local('i32'), p = f.local('i32'), q = f.local('i32');
-    const c = f.local('f32'), cv = f.local('v128');
+    const r = f.local('i32'), e = f.local('i32'), eEnd = f.local('i32'), t = f.local('i32'), po = f.local('i32'), ps = f.local('i32'), p = f.local('i32'), q = f.local('i32');
+    const c = f.local('f32');
     f.emit(
-      set(d4, i32.and(get(d), i32.const(~3))),
       forLoop(r, get(r0), get(r1), 1,
         set(po, i32.add(get(out), sh2(i32.mul(get(r), get(d))))),
-        memoryFill(get(po), i32.const(0), sh2(get(d))),
         set(eEnd, i32.load(i32.add(get(start), sh2(i32.add(get(r), i32.const(1)))))),
-        forLoop(e, i32.load(i32.add(get(start), sh2(get(r)))), get(eEnd), 1,
-          set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
-          set(q, i32.load(i32.add(get(idx), sh2(get(p))))),
-          // the other end of the pick: its latent's table row (bag) or its batch row of a (outer)
-          set(ps, i32.add(get(src), sh2(i32.mul(byRow ? i32.rem_u(get(q), get(m)) : i32.div_u(get(q), get(m)), get(d))))),
-          set(c, f32.load(i32.add(get(v), sh2(get(p))))),
-          ...axpy(f, t, d4, d, po, ps, c, cv),
+        ...blockedSum(f, t, d, po, ps, c, (body) =>
+          forLoop(e, i32.load(i32.add(get(start), sh2(get(r)))), get(eEnd), 1,
+            set(p, i32.load(i32.add(get(ent), sh2(get(e))))),
+            set(q, i32.load(i32.add(get(idx), sh2(get(p))))),
+            // the other end of the pick: its latent's table row (bag) or its batch row of a (outer)
+            set(ps, i32.add(get(src), sh2(i32.mul(byRow ? i32.rem_u(get(q), get(m)) : i32.div_u(get(q), get(m)), get(d))))),
+            set(c, f32.load(i32.add(get(v), sh2(get(p))))),
+            ...body,
+          ),
         ),
       ),
     );
