@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as E from '../../../engine/index.js';
 import { errorOn, expectClose, expectNoFallback, on, randn, WASM, WASM_1T, type Result } from './helpers.js';
+import { fixedDot } from './sparse_order.js';
 
 const REF = 'reference';
 const SEED = 5151;
@@ -115,6 +116,22 @@ describe('wasm sparse row ops match the reference', () => {
           ]) as [Result, Result];
           expect(gotBag.data, `bag ${be} B ${B} k ${k} d ${d} m ${m}`).toEqual(bag);
           expect(gotOuter.data, `outer ${be} B ${B} k ${k} d ${d} m ${m}`).toEqual(outer);
+        }
+      }),
+      { numRuns: 40, seed: SEED },
+    );
+  });
+
+  it('gatherDot is the fixed-order float32 dot of each pick, bit for bit (four picks side by side or one)', () => {
+    // order: four lane sums over t ≡ l (mod 4) below d4 = d − d mod 4, (l0 + l1) + (l2 + l3), then t ≥ d4
+    fc.assert(
+      fc.property(caseArb(20, 11, 75, 40), (c) => {
+        const { B, k, d, m, idx } = c;
+        const w = randn(m * d, c.seed + 1), a = randn(B * d, c.seed);
+        const want = Array.from({ length: B * k }, (_, p) => fixedDot(a, Math.floor(p / k) * d, w, idx[p]! * d, d));
+        for (const be of [WASM, WASM_1T]) {
+          const got = on(be, () => E.gatherDot(E.tensor(a, [B, d]), E.tensor(w, [m, d]), E.tensor(idx, [B, k], 'int32'), 'rows'))[0]!;
+          expect(got.data, `${be} B ${B} k ${k} d ${d} m ${m}`).toEqual(want);
         }
       }),
       { numRuns: 40, seed: SEED },

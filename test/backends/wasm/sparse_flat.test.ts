@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import * as E from '../../../engine/index.js';
 import type { WasmBackend } from '../../../engine/backends/wasm/index.js';
 import { errorOn, expectClose, on, randn, WASM, WASM_1T, type Result } from './helpers.js';
+import { fixedDot } from './sparse_order.js';
 
 const REF = 'reference';
 const SEED = 6262;
@@ -137,6 +138,21 @@ describe('wasm sparse row ops with flat picks match the reference', () => {
           ]) as [Result, Result];
           expect(gotBag.data, `bag ${be} B ${B} n ${n} d ${d} m ${m}`).toEqual(bag);
           expect(gotOuter.data, `outer ${be} B ${B} n ${n} d ${d} m ${m}`).toEqual(outer);
+        }
+      }),
+      { numRuns: 40, seed: SEED },
+    );
+  });
+
+  it('gatherDot with flat picks is the fixed-order float32 dot of each pick, bit for bit', () => {
+    fc.assert(
+      fc.property(caseArb(20, 300, 75, 40), (c) => {
+        const { B, n, d, m, flat } = c;
+        const w = randn(m * d, c.seed + 1), a = randn(B * d, c.seed);
+        const want = Array.from({ length: n }, (_, p) => fixedDot(a, Math.floor(flat[p]! / m) * d, w, (flat[p]! % m) * d, d));
+        for (const be of [WASM, WASM_1T]) {
+          const got = on(be, () => E.gatherDot(E.tensor(a, [B, d]), E.tensor(w, [m, d]), E.tensor(flat, [n], 'int32'), 'rows'))[0]!;
+          expect(got.data, `${be} B ${B} n ${n} d ${d} m ${m}`).toEqual(want);
         }
       }),
       { numRuns: 40, seed: SEED },

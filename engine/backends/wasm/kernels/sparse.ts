@@ -47,18 +47,48 @@ const dot = (t: number, d4: number, d: number, pa: number, pw: number, acc: numb
   ),
 ];
 
+/**
+ * Four of `dot`'s products side by side (pa[i] · pw[i] for i < 4, each with its own accumulator in
+ * `dot`'s order: the same bits): one accumulator chain is bound by the add's latency, four are not.
+ * Stores s_i at out address po[i].
+ */
+const dot4 = (t: number, d4: number, d: number, pa: readonly number[], pw: readonly number[], acc: readonly number[], s: number, po: readonly number[]): Ex[] => [
+  ...acc.map((a) => set(a, f32x4.const(0))),
+  forLoop(t, i32.const(0), get(d4), 4,
+    ...acc.map((a, i) => set(a, f32x4.add(get(a), f32x4.mul(v128.load(i32.add(get(pa[i]!), sh2(get(t)))), v128.load(i32.add(get(pw[i]!), sh2(get(t)))))))),
+  ),
+  ...acc.flatMap((a, i) => [
+    set(s, hsum(get(a))),
+    forLoop(t, get(d4), get(d), 1,
+      set(s, f32.add(get(s), f32.mul(f32.load(i32.add(get(pa[i]!), sh2(get(t)))), f32.load(i32.add(get(pw[i]!), sh2(get(t))))))),
+    ),
+    f32.store(get(po[i]!), get(s)),
+  ]),
+];
+
 export function addSparse(mb: ModuleBuilder): void {
   // ------------------------------------------------------------------ rows layout
   {
     const f = mb.func('sp_dot_rows', Array(8).fill('i32'), []);
     const [a, W, idx, out, d, k, b0, b1] = [0, 1, 2, 3, 4, 5, 6, 7];
-    const b = f.local('i32'), j = f.local('i32'), t = f.local('i32'), pa = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32'), p = f.local('i32');
+    const b = f.local('i32'), j = f.local('i32'), t = f.local('i32'), pa = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32'), p = f.local('i32'), k4 = f.local('i32');
     const acc = f.local('v128'), s = f.local('f32');
+    const PW = [0, 1, 2, 3].map(() => f.local('i32')), PO = [0, 1, 2, 3].map(() => f.local('i32')), ACC = [0, 1, 2, 3].map(() => f.local('v128'));
     f.emit(
       set(d4, i32.and(get(d), i32.const(~3))),
+      set(k4, i32.and(get(k), i32.const(~3))),
       forLoop(b, get(b0), get(b1), 1,
         set(pa, i32.add(get(a), sh2(i32.mul(get(b), get(d))))),
-        forLoop(j, i32.const(0), get(k), 1,
+        // four picks at a time (they share the row of a), then the rest one by one
+        forLoop(j, i32.const(0), get(k4), 4,
+          ...PW.flatMap((pwi, i) => [
+            set(p, i32.add(i32.add(i32.mul(get(b), get(k)), get(j)), i32.const(i))),
+            set(pwi, i32.add(get(W), sh2(i32.mul(i32.load(i32.add(get(idx), sh2(get(p)))), get(d))))),
+            set(PO[i]!, i32.add(get(out), sh2(get(p)))),
+          ]),
+          ...dot4(t, d4, d, [pa, pa, pa, pa], PW, ACC, s, PO),
+        ),
+        forLoop(j, get(k4), get(k), 1,
           set(p, i32.add(i32.mul(get(b), get(k)), get(j))),
           set(pw, i32.add(get(W), sh2(i32.mul(i32.load(i32.add(get(idx), sh2(get(p)))), get(d))))),
           ...dot(t, d4, d, pa, pw, acc, s),
@@ -214,15 +244,25 @@ export function addSparse(mb: ModuleBuilder): void {
   {
     const f = mb.func('sp_dot_flat', Array(8).fill('i32'), []);
     const [a, W, idx, out, d, m, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7];
-    const p = f.local('i32'), q = f.local('i32'), b = f.local('i32'), t = f.local('i32'), pa = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32');
+    const p = f.local('i32'), q = f.local('i32'), b = f.local('i32'), t = f.local('i32'), pa = f.local('i32'), pw = f.local('i32'), d4 = f.local('i32'), p4 = f.local('i32');
     const acc = f.local('v128'), s = f.local('f32');
+    const PA = [0, 1, 2, 3].map(() => f.local('i32')), PW = [0, 1, 2, 3].map(() => f.local('i32')), PO = [0, 1, 2, 3].map(() => f.local('i32')), ACC = [0, 1, 2, 3].map(() => f.local('v128'));
+    // pick p: its batch row of a and its latent's row of W
+    const rowsOf = (pp: Ex, pai: number, pwi: number): Ex[] => [
+      set(q, i32.load(i32.add(get(idx), sh2(pp)))),
+      set(b, i32.div_u(get(q), get(m))),
+      set(pai, i32.add(get(a), sh2(i32.mul(get(b), get(d))))),
+      set(pwi, i32.add(get(W), sh2(i32.mul(i32.sub(get(q), i32.mul(get(b), get(m))), get(d))))),
+    ];
     f.emit(
       set(d4, i32.and(get(d), i32.const(~3))),
-      forLoop(p, get(p0), get(p1), 1,
-        set(q, i32.load(i32.add(get(idx), sh2(get(p))))),
-        set(b, i32.div_u(get(q), get(m))),
-        set(pa, i32.add(get(a), sh2(i32.mul(get(b), get(d))))),
-        set(pw, i32.add(get(W), sh2(i32.mul(i32.sub(get(q), i32.mul(get(b), get(m))), get(d))))),
+      set(p4, i32.add(get(p0), i32.and(i32.sub(get(p1), get(p0)), i32.const(~3)))),
+      forLoop(p, get(p0), get(p4), 4,
+        ...PA.flatMap((pai, i) => [...rowsOf(i32.add(get(p), i32.const(i)), pai, PW[i]!), set(PO[i]!, i32.add(get(out), sh2(i32.add(get(p), i32.const(i)))))]),
+        ...dot4(t, d4, d, PA, PW, ACC, s, PO),
+      ),
+      forLoop(p, get(p4), get(p1), 1,
+        ...rowsOf(get(p), pa, pw),
         ...dot(t, d4, d, pa, pw, acc, s),
         f32.store(i32.add(get(out), sh2(get(p))), get(s)),
       ),

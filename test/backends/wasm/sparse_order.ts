@@ -1,0 +1,15 @@
+/**
+ * The wasm sparse kernels' dot product order in float32 (kernels/sparse.ts `dot`): four lane
+ * sums over t ≡ l (mod 4) for t below d4 = d − d mod 4, each from +0 adding fround(a·w) in order,
+ * then (l0 + l1) + (l2 + l3), then the tail t ≥ d4 one by one. Tests compare the kernels with it
+ * bit for bit.
+ */
+export function fixedDot(a: Float32Array, ao: number, w: Float32Array, wo: number, d: number): number {
+  const f = Math.fround;
+  const d4 = d - (d % 4);
+  const lane = [0, 0, 0, 0];
+  for (let t = 0; t < d4; t++) lane[t % 4] = f(lane[t % 4]! + f(a[ao + t]! * w[wo + t]!));
+  let s = f(f(lane[0]! + lane[1]!) + f(lane[2]! + lane[3]!));
+  for (let t = d4; t < d; t++) s = f(s + f(a[ao + t]! * w[wo + t]!));
+  return s;
+}
