@@ -60,6 +60,19 @@ describe('wasm indexing ops match the reference', () => {
     );
   });
 
+  it('scatterAdd of many values into a vector (wasm float32 adds in order) equals the reference bit for bit', () => {
+    // an SAE's per-latent sums: 32,768 updates into 4,096 slots, every slot hit many times;
+    // magnitudes from 1e-30 to 1e30 make the order and the rounding of each add visible
+    const n = 4096, m = 32768;
+    const idx = Int32Array.from(randn(m, 21), (v, j) => (Math.abs(Math.round(v * 1e4)) + j * 7) % n);
+    const upd = Float32Array.from(randn(m, 22), (v, j) => v * 10 ** ((j % 61) - 30));
+    const x = randn(n, 23);
+    const build = () => E.scatterAdd(E.tensor(x, [n]), E.tensor(idx, [m], 'int32'), E.tensor(upd, [m]));
+    expect(on(WASM, build)[0]!.data).toEqual(on(REF, build)[0]!.data);
+    const bad = () => E.scatterAdd(E.tensor(x, [n]), E.tensor(Int32Array.from(idx, (i, j) => (j === 20_000 ? n : i)), [m], 'int32'), E.tensor(upd, [m]));
+    expect(errorOn(WASM, bad)).toBe(errorOn(REF, bad));
+  });
+
   it('takeAlongAxis on the last axis at SAE size (two threads) moves the exact words, float32 and int32', () => {
     const [B, n, m] = [600, 517, 33]; // B·m ≥ 2 · 8192: two threads
     const idx = Int32Array.from(randn(B * m, 7), (v, i) => (Math.abs(Math.round(v * 1e4)) + i) % n);

@@ -7,7 +7,7 @@
  *   transpose2d(x, y, batch, R, C, r0, r1): rows r0 ≤ r < r1 of every batch matrix
  */
 import {
-  block, brIf, forLoop, get, i32, i32x4, ifThen, loop, memoryCopy, select, set, shuffle32, v128, type Ex, type ModuleBuilder,
+  block, brIf, f32, forLoop, get, i32, i32x4, ifThen, loop, memoryCopy, select, set, shuffle32, v128, type Ex, type ModuleBuilder,
 } from '../encoder.js';
 
 const T = 16;
@@ -134,6 +134,20 @@ export function addBulk(mb: ModuleBuilder): void {
     block(brIf(0, i32.ge_u(get(p), get(pv))), loop(v128.store(get(p), get(v)), set(p, i32.add(get(p), i32.const(16))), brIf(0, i32.lt_u(get(p), get(pv))))),
     block(brIf(0, i32.ge_u(get(p), get(pe))), loop(i32.store(get(p), get(bits)), set(p, i32.add(get(p), i32.const(4))), brIf(0, i32.lt_u(get(p), get(pe))))),
   );
+  // scatter_add_1d(y, idx, upd, m): y[idx[j]] += upd[j] for j = 0 .. m−1 in order, float32 (the
+  // driver copied x into y and validated idx first). One thread: a repeated index must be summed
+  // in order.
+  {
+    const g = mb.func('scatter_add_1d', Array(4).fill('i32'), []);
+    const [y, idx, upd, m] = [0, 1, 2, 3];
+    const j = g.local('i32'), p = g.local('i32');
+    g.emit(
+      forLoop(j, i32.const(0), get(m), 1,
+        set(p, i32.add(get(y), sh2(i32.load(i32.add(get(idx), sh2(get(j))))))),
+        f32.store(get(p), f32.add(f32.load(get(p)), f32.load(i32.add(get(upd), sh2(get(j)))))),
+      ),
+    );
+  }
   // take_last(x, idx, out, n, m, r0, r1): out[r, j] = x[r, idx[r, j]] for rows r0 ≤ r < r1 of
   // x [rows, n] and idx, out [rows, m]; 32-bit words (any dtype). The driver validates idx first.
   // Picks are independent loads, so a row's misses overlap (the picks of a TopK read a [B, m]

@@ -132,7 +132,10 @@ export const indexingDrivers: Record<string, WasmKernel> = {
     be.call('memcpy', be.off(y!), be.off(x!), 4 * sizeOf(x!.shape));
     const m = I.length;
     if (inner === 1) {
-      for (let o = 0; o < outer; o++) for (let j = 0; j < m; j++) mem[Y + o * n + checkIndex('scatterAdd', I[j]!, n, axis)]! += mem[U + o * m + j]!;
+      // validate in the reference's order, then sum in wasm (f32 adds: the same bits as the
+      // JavaScript double add rounded to float32, since 53 ≥ 2·24 + 2 makes that double rounding exact)
+      for (let j = 0; j < m; j++) checkIndex('scatterAdd', I[j]!, n, axis);
+      for (let o = 0; o < outer; o++) be.call('scatter_add_1d', be.off(y!) + 4 * o * n, be.off(idx!), be.off(upd!) + 4 * o * m, m);
       return true;
     }
     for (let o = 0; o < outer; o++) {
