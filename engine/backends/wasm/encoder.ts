@@ -200,6 +200,25 @@ export const i8x16 = {
 export const shuffle32 = (a: Ex, b: Ex, lanes: readonly [number, number, number, number]): Ex =>
   i8x16.shuffle(a, b, lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
 
+/**
+ * A 4×4 transpose of 32-bit lanes in eight shuffles: `setup` interleaves the four row vectors
+ * (locals `rows`) into the four locals `tmp`; `col(c)` is then column c (lane r = rows[r][c]).
+ * Shared by the tiled transpose, the transposed scatterOuter store, gemv and the g-SAE screen.
+ */
+export function transpose4(rows: readonly number[], tmp: readonly number[]): { setup: Ex[]; col: (c: number) => Ex } {
+  const [r0, r1, r2, r3] = rows as [number, number, number, number];
+  const [t0, t1, t2, t3] = tmp as [number, number, number, number];
+  return {
+    setup: [
+      set(t0, shuffle32(get(r0), get(r1), [0, 4, 1, 5])),
+      set(t1, shuffle32(get(r0), get(r1), [2, 6, 3, 7])),
+      set(t2, shuffle32(get(r2), get(r3), [0, 4, 1, 5])),
+      set(t3, shuffle32(get(r2), get(r3), [2, 6, 3, 7])),
+    ],
+    col: (c) => (c < 2 ? shuffle32(get(t0), get(t2), c === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7]) : shuffle32(get(t1), get(t3), c === 2 ? [0, 1, 4, 5] : [2, 3, 6, 7])),
+  };
+}
+
 export const f32x4 = {
   splat: simd(0x13),
   /** a constant vector with all four lanes `v` */

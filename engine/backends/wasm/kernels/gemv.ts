@@ -18,7 +18,7 @@
  *
  *   gemv(A, x, y, M, K, i0, i1)   rows i0 ≤ i < i1 of y
  */
-import { block, br, brIf, f32, f32x4, forLoop, get, i32, ifThen, loop, select, set, shuffle32, v128, type Ex, type ModuleBuilder } from '../encoder.js';
+import { block, br, brIf, f32, f32x4, forLoop, get, i32, ifThen, loop, select, set, transpose4, v128, type Ex, type ModuleBuilder } from '../encoder.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 const minI = (a: Ex, b: Ex): Ex => select(a, b, i32.lt_s(a, b));
@@ -37,26 +37,16 @@ export function addGemv(mb: ModuleBuilder, opts: { relaxed: boolean; KC: number 
   const ACC = Array.from({ length: G }, () => f.local('v128'));
   const RES = Array.from({ length: G }, () => f.local('v128'));
   const Wv = Array.from({ length: 4 }, () => f.local('v128'));
-  const Tv = Array.from({ length: 4 }, () => f.local('v128'));
+  const T4 = transpose4(Wv, Array.from({ length: 4 }, () => f.local('v128')));
   const xs = (off: number): Ex => v128.load32_splat(i32.add(get(x), sh2(get(t))), off);
   // t .. t + 3: per group, the four rows' loads transposed, then four multiply-adds
   const step4 = (): Ex[] => {
     const out: Ex[] = [];
     for (let g = 0; g < G; g++) {
       for (let r = 0; r < 4; r++) out.push(set(Wv[r]!, v128.load(i32.add(get(P[4 * g + r]!), sh2(get(t))))));
-      out.push(
-        set(Tv[0]!, shuffle32(get(Wv[0]!), get(Wv[1]!), [0, 4, 1, 5])),
-        set(Tv[1]!, shuffle32(get(Wv[2]!), get(Wv[3]!), [0, 4, 1, 5])),
-        set(Tv[2]!, shuffle32(get(Wv[0]!), get(Wv[1]!), [2, 6, 3, 7])),
-        set(Tv[3]!, shuffle32(get(Wv[2]!), get(Wv[3]!), [2, 6, 3, 7])),
-      );
+      // column q of the transpose: the four rows' elements at t + q
       const acc = ACC[g]!;
-      out.push(
-        set(acc, fma(shuffle32(get(Tv[0]!), get(Tv[1]!), [0, 1, 4, 5]), xs(0), get(acc))),
-        set(acc, fma(shuffle32(get(Tv[0]!), get(Tv[1]!), [2, 3, 6, 7]), xs(4), get(acc))),
-        set(acc, fma(shuffle32(get(Tv[2]!), get(Tv[3]!), [0, 1, 4, 5]), xs(8), get(acc))),
-        set(acc, fma(shuffle32(get(Tv[2]!), get(Tv[3]!), [2, 3, 6, 7]), xs(12), get(acc))),
-      );
+      out.push(...T4.setup, ...[0, 1, 2, 3].map((q) => set(acc, fma(T4.col(q), xs(4 * q), get(acc)))));
     }
     return out;
   };

@@ -42,7 +42,7 @@
  *     argument above: an internal error).
  */
 import {
-  block, br, brIf, call, f32, f32x4, forLoop, get, i32, i32x4, ifThen, loop, ret, select, set, shuffle32, v128, type Ex, type Func, type ModuleBuilder,
+  block, br, brIf, call, f32, f32x4, forLoop, get, i32, i32x4, ifThen, loop, ret, select, set, transpose4, v128, type Ex, type Func, type ModuleBuilder,
 } from '../encoder.js';
 import { heapifyEx, hmaxEx, popSortedEx, worseEx } from './topk.js';
 
@@ -111,26 +111,16 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
   const ACC = Array.from({ length: G }, () => f.local('v128'));
   const RES = Array.from({ length: G }, () => f.local('v128'));
   const Wv = Array.from({ length: 4 }, () => f.local('v128'));
-  const Tv = Array.from({ length: 4 }, () => f.local('v128'));
+  const T4 = transpose4(Wv, Array.from({ length: 4 }, () => f.local('v128')));
   // one step of 4 values of t: per group, a 4×4 transpose of its rows' loads, then four
   // multiply-adds against g[t..t+3] broadcast (the GEMM's fma(A splat, B vector, acc))
   const transposeStep = (): Ex[] => {
     const out: Ex[] = [];
     for (let gi = 0; gi < G; gi++) {
       for (let c = 0; c < 4; c++) out.push(set(Wv[c]!, v128.load(at(P[4 * gi + c]!, get(L.t)))));
-      out.push(
-        set(Tv[0]!, shuffle32(get(Wv[0]!), get(Wv[1]!), [0, 4, 1, 5])),
-        set(Tv[1]!, shuffle32(get(Wv[2]!), get(Wv[3]!), [0, 4, 1, 5])),
-        set(Tv[2]!, shuffle32(get(Wv[0]!), get(Wv[1]!), [2, 6, 3, 7])),
-        set(Tv[3]!, shuffle32(get(Wv[2]!), get(Wv[3]!), [2, 6, 3, 7])),
-      );
+      // column q of the transpose: the four candidates' elements at t + q, against g[t + q]
       const acc = ACC[gi]!;
-      out.push(
-        set(acc, fma(v128.load32_splat(at(L.gb, get(L.t))), shuffle32(get(Tv[0]!), get(Tv[1]!), [0, 1, 4, 5]), get(acc))),
-        set(acc, fma(v128.load32_splat(at(L.gb, get(L.t)), 4), shuffle32(get(Tv[0]!), get(Tv[1]!), [2, 3, 6, 7]), get(acc))),
-        set(acc, fma(v128.load32_splat(at(L.gb, get(L.t)), 8), shuffle32(get(Tv[2]!), get(Tv[3]!), [0, 1, 4, 5]), get(acc))),
-        set(acc, fma(v128.load32_splat(at(L.gb, get(L.t)), 12), shuffle32(get(Tv[2]!), get(Tv[3]!), [2, 3, 6, 7]), get(acc))),
-      );
+      out.push(...T4.setup, ...[0, 1, 2, 3].map((q) => set(acc, fma(v128.load32_splat(at(L.gb, get(L.t)), 4 * q), T4.col(q), get(acc)))));
     }
     return out;
   };

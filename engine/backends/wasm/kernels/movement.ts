@@ -7,7 +7,7 @@
  *   transpose2d(x, y, batch, R, C, r0, r1): rows r0 ≤ r < r1 of every batch matrix
  */
 import {
-  block, brIf, f32, forLoop, get, i32, i32x4, ifThen, loop, memoryCopy, select, set, shuffle32, v128, type Ex, type ModuleBuilder,
+  block, brIf, f32, forLoop, get, i32, i32x4, ifThen, loop, memoryCopy, select, set, transpose4, v128, type Ex, type ModuleBuilder,
 } from '../encoder.js';
 
 const T = 16;
@@ -23,18 +23,13 @@ export function addMovement(mb: ModuleBuilder): void {
   const row = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
   const t = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
   const ldx = f.local('i32'), ldy = f.local('i32');
+  const tr = transpose4(row, t);
   const block4: Ex[] = [
     set(px, i32.add(get(xb), sh2(i32.add(i32.mul(get(r), get(Cn)), get(c))))),
     ...row.map((l, k) => set(l, v128.load(i32.add(get(px), i32.mul(get(ldx), i32.const(k)))))),
-    set(t[0]!, shuffle32(get(row[0]!), get(row[1]!), [0, 4, 1, 5])),
-    set(t[1]!, shuffle32(get(row[0]!), get(row[1]!), [2, 6, 3, 7])),
-    set(t[2]!, shuffle32(get(row[2]!), get(row[3]!), [0, 4, 1, 5])),
-    set(t[3]!, shuffle32(get(row[2]!), get(row[3]!), [2, 6, 3, 7])),
+    ...tr.setup,
     set(py, i32.add(get(yb), sh2(i32.add(i32.mul(get(c), get(R)), get(r))))),
-    v128.store(get(py), shuffle32(get(t[0]!), get(t[2]!), [0, 1, 4, 5])),
-    v128.store(i32.add(get(py), get(ldy)), shuffle32(get(t[0]!), get(t[2]!), [2, 3, 6, 7])),
-    v128.store(i32.add(get(py), i32.shl(get(ldy), i32.const(1))), shuffle32(get(t[1]!), get(t[3]!), [0, 1, 4, 5])),
-    v128.store(i32.add(get(py), i32.mul(get(ldy), i32.const(3))), shuffle32(get(t[1]!), get(t[3]!), [2, 3, 6, 7])),
+    ...[0, 1, 2, 3].map((k) => v128.store(i32.add(get(py), i32.mul(get(ldy), i32.const(k))), tr.col(k))),
   ];
   const edge: Ex[] = [
     set(rEnd, min(i32.add(get(r), i32.const(4)), get(re))),

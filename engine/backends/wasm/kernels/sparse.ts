@@ -29,7 +29,7 @@
  *     1 when there is no weight decay, and p·1 = p exactly)
  */
 import {
-  block, brIf, f32, f32x4, forLoop, get, i32, ifThen, loop, memoryFill, set, shuffle32, v128, type Ex, type ModuleBuilder,
+  block, brIf, f32, f32x4, forLoop, get, i32, ifThen, loop, memoryFill, set, transpose4, v128, type Ex, type ModuleBuilder,
 } from '../encoder.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
@@ -188,7 +188,7 @@ export function addSparse(mb: ModuleBuilder): void {
     const po = f.local('i32'), pa = f.local('i32'), d4 = f.local('i32'), p = f.local('i32'), py = f.local('i32'), pt = f.local('i32');
     const c = f.local('f32');
     const row = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
-    const tr = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+    const T4 = transpose4(row, [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')]);
     const ldy = f.local('i32'), ldt = f.local('i32');
     const elem = (tt: Ex, qq: Ex): Ex =>
       i32.store(i32.add(get(out), sh2(i32.add(i32.mul(tt, get(m)), i32.add(get(r), qq)))), i32.load(i32.add(get(tmp), sh2(i32.add(i32.mul(qq, get(d)), tt)))));
@@ -219,15 +219,9 @@ export function addSparse(mb: ModuleBuilder): void {
           forLoop(q, i32.const(0), get(n4q), 4,
             set(pt, i32.add(get(tmp), sh2(i32.add(i32.mul(get(q), get(d)), get(t))))),
             ...row.map((l, i) => set(l, v128.load(i32.add(get(pt), i32.mul(get(ldt), i32.const(i)))))),
-            set(tr[0]!, shuffle32(get(row[0]!), get(row[1]!), [0, 4, 1, 5])),
-            set(tr[1]!, shuffle32(get(row[0]!), get(row[1]!), [2, 6, 3, 7])),
-            set(tr[2]!, shuffle32(get(row[2]!), get(row[3]!), [0, 4, 1, 5])),
-            set(tr[3]!, shuffle32(get(row[2]!), get(row[3]!), [2, 6, 3, 7])),
+            ...T4.setup,
             set(py, i32.add(get(out), sh2(i32.add(i32.mul(get(t), get(m)), i32.add(get(r), get(q)))))),
-            v128.store(get(py), shuffle32(get(tr[0]!), get(tr[2]!), [0, 1, 4, 5])),
-            v128.store(i32.add(get(py), get(ldy)), shuffle32(get(tr[0]!), get(tr[2]!), [2, 3, 6, 7])),
-            v128.store(i32.add(get(py), i32.shl(get(ldy), i32.const(1))), shuffle32(get(tr[1]!), get(tr[3]!), [0, 1, 4, 5])),
-            v128.store(i32.add(get(py), i32.mul(get(ldy), i32.const(3))), shuffle32(get(tr[1]!), get(tr[3]!), [2, 3, 6, 7])),
+            ...[0, 1, 2, 3].map((i) => v128.store(i32.add(get(py), i32.mul(get(ldy), i32.const(i))), T4.col(i))),
           ),
           // latents past the last full block of four
           forLoop(q, get(n4q), get(nq), 1, ...[0, 1, 2, 3].map((i) => elem(i32.add(get(t), i32.const(i)), get(q)))),
