@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as E from '../../../engine/index.js';
 import { errorOn, expectClose, expectNoFallback, on, randn, WASM, WASM_1T, type Result } from './helpers.js';
-import { fixedDot } from './sparse_order.js';
+import { fixedDot, pickOrderSums } from './sparse_order.js';
 
 const REF = 'reference';
 const SEED = 5151;
@@ -94,21 +94,11 @@ describe('wasm sparse row ops match the reference', () => {
   it('embeddingBag and scatterOuter sum each element in pick order from +0 in float32, bit for bit (register-blocked rows)', () => {
     // the kernels keep 32-float chunks of an output row in registers across the picks; the sums
     // must be those of the plain loop s = fround(s + fround(c · w)) in pick order
-    const f = Math.fround;
     fc.assert(
       fc.property(caseArb(30, 9, 75, 40), (c) => {
         const { B, k, d, m, idx } = c;
         const w = randn(m * d, c.seed + 1), v = randn(B * k, c.seed + 2), a = randn(B * d, c.seed);
-        const bag = new Array<number>(B * d).fill(0), outer = new Array<number>(m * d).fill(0);
-        for (let b = 0; b < B; b++) {
-          for (let j = 0; j < k; j++) {
-            const r = idx[b * k + j]!, cv = v[b * k + j]!;
-            for (let t = 0; t < d; t++) {
-              bag[b * d + t] = f(bag[b * d + t]! + f(cv * w[r * d + t]!));
-              outer[r * d + t] = f(outer[r * d + t]! + f(cv * a[b * d + t]!));
-            }
-          }
-        }
+        const { bag, outer } = pickOrderSums(Array.from({ length: B * k }, (_, p) => [Math.floor(p / k), idx[p]!, v[p]!] as const), w, a, B, m, d);
         for (const be of [WASM, WASM_1T]) {
           const [gotBag, gotOuter] = on(be, () => [
             E.embeddingBag(E.tensor(v, [B, k]), E.tensor(idx, [B, k], 'int32'), E.tensor(w, [m, d]), 'rows'),
@@ -139,8 +129,8 @@ describe('wasm sparse row ops match the reference', () => {
   });
 
   it('scatterOuter into a cols table is the rows result transposed, bit for bit (1 and 2 threads)', () => {
-    // the cols kernel sums four latents in a scratch and stores them transposed; the sums must
-    // be the rows kernel's, whatever m mod 4, d mod 4 and the thread split
+    // the cols kernel sums 64 latents in a scratch and stores them transposed; the sums must be
+    // the rows kernel's, whatever m mod 64, d mod 4 and the thread split
     fc.assert(
       fc.property(caseArb(40, 9, 21, 200).filter((c) => c.m <= c.B * c.k), fc.boolean(), (c, big) => {
         const cc = big ? { ...c, B: c.B * 40, idx: Int32Array.from({ length: c.B * 40 * c.k }, (_, i) => c.idx[i % c.idx.length]!) } : c;

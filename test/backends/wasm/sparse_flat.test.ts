@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import * as E from '../../../engine/index.js';
 import type { WasmBackend } from '../../../engine/backends/wasm/index.js';
 import { errorOn, expectClose, on, randn, WASM, WASM_1T, type Result } from './helpers.js';
-import { fixedDot } from './sparse_order.js';
+import { fixedDot, pickOrderSums } from './sparse_order.js';
 
 const REF = 'reference';
 const SEED = 6262;
@@ -118,19 +118,11 @@ describe('wasm sparse row ops with flat picks match the reference', () => {
   });
 
   it('embeddingBag and scatterOuter with flat picks sum each element in pick order from +0 in float32, bit for bit', () => {
-    const f = Math.fround;
     fc.assert(
       fc.property(caseArb(30, 300, 75, 40), (c) => {
         const { B, n, d, m, flat } = c;
         const w = randn(m * d, c.seed + 1), v = randn(n, c.seed + 2), a = randn(B * d, c.seed);
-        const bag = new Array<number>(B * d).fill(0), outer = new Array<number>(m * d).fill(0);
-        for (let p = 0; p < n; p++) {
-          const b = Math.floor(flat[p]! / m), r = flat[p]! % m;
-          for (let t = 0; t < d; t++) {
-            bag[b * d + t] = f(bag[b * d + t]! + f(v[p]! * w[r * d + t]!));
-            outer[r * d + t] = f(outer[r * d + t]! + f(v[p]! * a[b * d + t]!));
-          }
-        }
+        const { bag, outer } = pickOrderSums(Array.from(flat, (q, p) => [Math.floor(q / m), q % m, v[p]!] as const), w, a, B, m, d);
         for (const be of [WASM, WASM_1T]) {
           const [gotBag, gotOuter] = on(be, () => [
             E.embeddingBag(E.tensor(v, [n]), E.tensor(flat, [n], 'int32'), E.tensor(w, [m, d]), 'rows', B),

@@ -1,4 +1,21 @@
 /**
+ * The sums the wasm embeddingBag and scatterOuter (rows layout) must give, element by element:
+ * from +0, s = fround(s + fround(c · row)) over the picks in order. A pick is (b, r, c): batch
+ * row b, latent r, coefficient c; bag [B, d] sums c · w[r], outer [m, d] sums c · a[b].
+ */
+export function pickOrderSums(picks: Iterable<readonly [number, number, number]>, w: Float32Array, a: Float32Array, B: number, m: number, d: number): { bag: number[]; outer: number[] } {
+  const f = Math.fround;
+  const bag = new Array<number>(B * d).fill(0), outer = new Array<number>(m * d).fill(0);
+  for (const [b, r, c] of picks) {
+    for (let t = 0; t < d; t++) {
+      bag[b * d + t] = f(bag[b * d + t]! + f(c * w[r * d + t]!));
+      outer[r * d + t] = f(outer[r * d + t]! + f(c * a[b * d + t]!));
+    }
+  }
+  return { bag, outer };
+}
+
+/**
  * The wasm sparse kernels' dot product order in float32 (kernels/sparse.ts `dot`): four lane
  * sums over t ≡ l (mod 4) for t below d4 = d − d mod 4, each from +0 adding fround(a·w) in order,
  * then (l0 + l1) + (l2 + l3), then the tail t ≥ d4 one by one. Tests compare the kernels with it
