@@ -74,8 +74,9 @@ function radixSplitRows(be: WasmBackend, x: TensorRef, y: TensorRef, rows: numbe
       if (k === 0) continue;
       let prefix = findBin(h0, 2048);
       prefix = (prefix << 11) | findBin(hists(1, prefix), 2048);
-      const K = ((prefix << 10) | findBin(hists(2, prefix), 1024)) >>> 0;
-      be.parallel('rsel_collect', ranges.map(([i0, i1], t) => [base, i0, i1, K | 0, need, th(t).aKey, th(t).aIdx, th(t).eq, th(t).counts]));
+      // K's 32 bits as an i32 argument (the kernel compares keys unsigned)
+      const K = (prefix << 10) | findBin(hists(2, prefix), 1024);
+      be.parallel('rsel_collect', ranges.map(([i0, i1], t) => [base, i0, i1, K, need, th(t).aKey, th(t).aIdx, th(t).eq, th(t).counts]));
       // join in range order: keys above K, then the first `need` ties
       let na = 0;
       for (let t = 0; t < T; t++) {
@@ -92,6 +93,24 @@ function radixSplitRows(be: WasmBackend, x: TensorRef, y: TensorRef, rows: numbe
         be.call('memcpy', out + 4 * (na + ne), th(t).eq, 4 * c);
         ne += c;
       }
+    }
+  });
+}
+
+/**
+ * Runs a topk rows kernel `fn(...args(r0, r1, scratch, err))` on each thread's rows [r0, r1) with
+ * `per` bytes of scratch, whose error slots (flag, row, position) sit at byte `errAt`; threads stop
+ * at their first NaN row, and the reference's error names the first such row overall, so the
+ * lowest thread that found one is reported.
+ */
+function topkRowsWithErr(be: WasmBackend, fn: string, ranges: readonly [number, number][], per: number, errAt: number, args: (r0: number, r1: number, scratch: number, err: number) => number[]): void {
+  be.withScratch(per * ranges.length, (scratch) => {
+    const view = new Int32Array(be.wasmMemory.buffer, scratch, (per * ranges.length) / 4);
+    ranges.forEach((_, t) => (view[(t * per + errAt) / 4] = 0));
+    be.parallel(fn, ranges.map(([r0, r1], t) => args(r0, r1, scratch + t * per, scratch + t * per + errAt)));
+    for (let t = 0; t < ranges.length; t++) {
+      const e = (t * per + errAt) / 4;
+      if (view[e] === 1) throw topkNanError(view[e + 1]!, view[e + 2]!);
     }
   });
 }
@@ -209,32 +228,15 @@ export const indexingDrivers: Record<string, WasmKernel> = {
       return true;
     }
     if (useRadix(n, k)) {
-      // large k: radix selection, four O(n) passes (kernels/topk_radix.ts), whole rows per thread
-      const per = topkRadixScratch(k) + 16;
-      be.withScratch(per * ranges.length, (scratch) => {
-        const view = new Int32Array(be.wasmMemory.buffer, scratch, (per * ranges.length) / 4);
-        ranges.forEach((_, t) => (view[(t * per + per - 16) / 4] = 0));
-        be.parallel('topk_radix_rows', ranges.map(([r0, r1], t) => [be.off(x!), be.off(y!), n, k, r0, r1, scratch + t * per, scratch + t * per + per - 16]));
-        for (let t = 0; t < ranges.length; t++) {
-          const e = (t * per + per - 16) / 4;
-          if (view[e] === 1) throw topkNanError(view[e + 1]!, view[e + 2]!);
-        }
-      });
+      // large k: radix selection, four O(n) passes (kernels/topk_radix.ts), whole rows per thread;
+      // per thread: its scratch, then the 16 bytes of error slots
+      const scr = topkRadixScratch(k);
+      topkRowsWithErr(be, 'topk_radix_rows', ranges, scr + 16, scr, (r0, r1, s, e) => [be.off(x!), be.off(y!), n, k, r0, r1, s, e]);
       return true;
     }
-    // per thread: a heap of k (value, index) pairs, 3 error slots (16 bytes), and the row's
-    // block maxima (blocks are at least 4 wide: at most ⌈n / 4⌉ of them)
-    const per = 8 * k + 16 + 4 * Math.ceil(n / 4) + 4;
-    be.withScratch(per * ranges.length, (scratch) => {
-      const view = new Int32Array(be.wasmMemory.buffer, scratch, (per * ranges.length) / 4);
-      ranges.forEach((_, t) => (view[(t * per + 8 * k) / 4] = 0));
-      be.parallel('topk_rows', ranges.map(([r0, r1], t) => [be.off(x!), be.off(y!), n, k, r0, r1, scratch + t * per, scratch + t * per + 8 * k, scratch + t * per + 8 * k + 16]));
-      // threads stop at their first NaN row; the reference reports the first row overall
-      for (let t = 0; t < ranges.length; t++) {
-        const e = (t * per + 8 * k) / 4;
-        if (view[e] === 1) throw topkNanError(view[e + 1]!, view[e + 2]!);
-      }
-    });
+    // the heap: per thread a heap of k (value, index) pairs, 16 bytes of error slots, and the
+    // row's block maxima (blocks are at least 4 wide: at most ⌈n / 4⌉ of them)
+    topkRowsWithErr(be, 'topk_rows', ranges, 8 * k + 16 + 4 * Math.ceil(n / 4) + 4, 8 * k, (r0, r1, s, e) => [be.off(x!), be.off(y!), n, k, r0, r1, s, e, e + 16]);
     return true;
   },
 };
