@@ -33,6 +33,9 @@ import {
 } from '../encoder.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
+
+/** Latents per group of sp_outer_rows_t / sp_outer_flat_t (their scratch: 4·OUTER_T_GROUP·d bytes a thread). */
+export const OUTER_T_GROUP = 64;
 const hsum = (v: Ex): Ex => f32.add(f32.add(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), f32.add(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
 // s = pa[0..d) · pw[0..d): 4 lanes into acc, its horizontal sum, then a scalar tail (one fixed order,
 // shared by the rows and flat kernels so both give the same bits for the same pair of vectors)
@@ -196,9 +199,9 @@ export function addSparse(mb: ModuleBuilder): void {
       set(d4, i32.and(get(d), i32.const(~3))),
       set(ldy, sh2(get(m))),
       set(ldt, sh2(get(d))),
-      forLoop(r, get(r0), get(r1), 64,
+      forLoop(r, get(r0), get(r1), OUTER_T_GROUP,
         set(nq, i32.sub(get(r1), get(r))),
-        ifThen(i32.gt_s(get(nq), i32.const(64)), [set(nq, i32.const(64))]),
+        ifThen(i32.gt_s(get(nq), i32.const(OUTER_T_GROUP)), [set(nq, i32.const(OUTER_T_GROUP))]),
         set(n4q, i32.and(get(nq), i32.const(~3))),
         // the group's rows, each summed in (b, j) order as sp_outer_rows does
         forLoop(q, i32.const(0), get(nq), 1,

@@ -9,6 +9,7 @@ import { sizeOf } from '../../../shape.js';
 import { checkFlatIndices, checkSparseIndices } from '../../reference/sparse.js';
 import type { WasmBackend, WasmKernel } from '../backend.js';
 import { splitRange } from './layout.js';
+import { OUTER_T_GROUP } from '../kernels/sparse.js';
 
 /** Multiply-adds per thread below which splitting costs more than it saves (~20 µs handoff). */
 const GRAIN = 1 << 16;
@@ -40,6 +41,17 @@ function withRowsTable(be: WasmBackend, w: TensorRef, m: number, d: number, fn: 
 /** m and d of a table in `layout`. */
 function dims(w: TensorRef, layout: unknown): { m: number; d: number } {
   return layout === 'rows' ? { m: w.shape[0]!, d: w.shape[1]! } : { m: w.shape[1]!, d: w.shape[0]! };
+}
+
+/**
+ * scatterOuter into a cols table ([d, m]) through `fn` (sp_outer_rows_t or sp_outer_flat_t):
+ * groups of OUTER_T_GROUP latents summed in a per-thread scratch and stored transposed, so the
+ * thread ranges start at multiples of the group.
+ */
+function transposedOuter(be: WasmBackend, fn: string, m: number, d: number, work: number, args: (r0: number, r1: number, tmp: number) => number[]): void {
+  const ranges = splitRange(m, Math.min(Math.ceil(m / OUTER_T_GROUP), be.threadsFor(work, GRAIN)), OUTER_T_GROUP);
+  const per = 4 * OUTER_T_GROUP * d;
+  be.withScratch(per * ranges.length, (tmp) => be.parallel(fn, ranges.map(([r0, r1], i) => args(r0, r1, tmp + per * i))));
 }
 
 /** Rows [0, n) split over the threads that `work` multiply-adds justify. */
@@ -112,12 +124,7 @@ const flatDrivers: Record<string, WasmKernel> = {
         be.parallel('sp_outer_flat', rowsFor(be, m, (m + n) * d).map(([r0, r1]) => [be.off(v!), be.off(a!), be.off(idx!), ent, start, be.off(y!), d, m, r0, r1]));
         return;
       }
-      // cols: groups of 64 latents summed in a per-thread scratch and stored transposed (as the
-      // k-per-row driver below does)
-      const ranges = splitRange(m, Math.min(Math.ceil(m / 64), be.threadsFor((m + n) * d, GRAIN)), 64);
-      be.withScratch(256 * d * ranges.length, (tmp) =>
-        be.parallel('sp_outer_flat_t', ranges.map(([r0, r1], i) => [be.off(v!), be.off(a!), be.off(idx!), ent, start, be.off(y!), d, m, r0, r1, tmp + 256 * d * i])),
-      );
+      transposedOuter(be, 'sp_outer_flat_t', m, d, (m + n) * d, (r0, r1, tmp) => [be.off(v!), be.off(a!), be.off(idx!), ent, start, be.off(y!), d, m, r0, r1, tmp]);
     });
     return true;
   },
@@ -188,12 +195,7 @@ export const sparseDrivers: Record<string, WasmKernel> = {
         be.parallel('sp_outer_rows', rowsFor(be, m, work).map(([r0, r1]) => [be.off(v!), be.off(a!), scratch + 4 * (m + 1), scratch, be.off(y!), d, k, r0, r1]));
         return;
       }
-      // cols: groups of 64 latents summed in a per-thread 64·d scratch and stored transposed
-      // into the [d, m] output (ranges start at multiples of 64)
-      const ranges = splitRange(m, Math.min(Math.ceil(m / 64), be.threadsFor(work, GRAIN)), 64);
-      be.withScratch(256 * d * ranges.length, (tmp) =>
-        be.parallel('sp_outer_rows_t', ranges.map(([r0, r1], i) => [be.off(v!), be.off(a!), scratch + 4 * (m + 1), scratch, be.off(y!), d, k, r0, r1, m, tmp + 256 * d * i])),
-      );
+      transposedOuter(be, 'sp_outer_rows_t', m, d, work, (r0, r1, tmp) => [be.off(v!), be.off(a!), scratch + 4 * (m + 1), scratch, be.off(y!), d, k, r0, r1, m, tmp]);
     });
     return true;
   },
