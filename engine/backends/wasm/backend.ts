@@ -64,6 +64,7 @@ export class WasmBackend implements Backend {
   /** every live non-empty buffer, for compaction */
   private readonly live = new Set<WasmBuffer>();
   private profile: Map<string, { calls: number; ms: number }> | null = null;
+  private profileByShape = false;
 
   constructor(opts: WasmOptions = {}) {
     const maxMiB = opts.maxMiB ?? 4096;
@@ -156,24 +157,29 @@ export class WasmBackend implements Backend {
     try {
       this.runKernel(op, inputs, outputs, attrs);
     } finally {
-      const e = this.profile.get(op) ?? { calls: 0, ms: 0 };
+      const key = this.profileByShape ? `${op} ${inputs.map((t) => `[${t.shape.join(',')}]`).join(' ')}` : op;
+      const e = this.profile.get(key) ?? { calls: 0, ms: 0 };
       e.calls++;
       e.ms += performance.now() - t0;
-      this.profile.set(op, e);
+      this.profile.set(key, e);
     }
   }
 
   /**
    * Starts timing every kernel launch by op (wall time, synchronous kernels), for finding what
-   * to fuse or speed up next; `stopProfile()` returns the totals, slowest first.
+   * to fuse or speed up next; `stopProfile()` returns the totals, slowest first. With `byShape`
+   * each op is split by its input shapes (the key is then `op [shape] [shape]…`).
    */
-  startProfile(): void {
+  startProfile(opts: { byShape?: boolean } = {}): void {
     this.profile = new Map();
+    this.profileByShape = opts.byShape ?? false;
   }
   stopProfile(): { op: string; calls: number; ms: number; fallback: boolean }[] {
     const p = this.profile ?? new Map<string, { calls: number; ms: number }>();
     this.profile = null;
-    return [...p].map(([op, e]) => ({ op, ...e, fallback: !(op in wasmKernels) })).sort((a, b) => b.ms - a.ms);
+    return [...p]
+      .map(([op, e]) => ({ op, ...e, fallback: !(op.split(' ')[0]! in wasmKernels) }))
+      .sort((a, b) => b.ms - a.ms);
   }
 
   private runKernel(op: string, inputs: readonly TensorRef[], outputs: readonly TensorRef[], attrs: Attrs): void {

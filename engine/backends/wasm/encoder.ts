@@ -127,6 +127,7 @@ export const i32 = {
   shl: op(0x74),
   shr_s: op(0x75),
   shr_u: op(0x76),
+  popcnt: op(0x69),
   trunc_f32_s: op(0xa8),
   /** atomic fetch-and-add on a shared memory word; returns the old value */
   atomic_rmw_add: (addr: Ex, value: Ex, offset = 0): Ex => cat(addr, value, [0xfe, 0x1e], uleb(2), uleb(offset)),
@@ -189,6 +190,8 @@ export const v128 = {
 };
 
 export const i8x16 = {
+  /** bytes of `a` picked by the 16 byte indices of `idx` (an index ≥ 16 gives 0) */
+  swizzle: simd(0x0e),
   /** bytes of concat(a, b) picked by 16 lane indices (0–31) */
   shuffle: (a: Ex, b: Ex, lanes: readonly number[]): Ex => {
     if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw new Error(`i8x16.shuffle: 16 lane indices in 0..31 needed, got [${lanes}]`);

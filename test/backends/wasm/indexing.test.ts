@@ -167,6 +167,44 @@ describe('wasm indexing ops match the reference', () => {
     );
   });
 
+  it('topk fast path (block threshold by keys, vector compaction, rank counting): distinct values, ties at the threshold, ±0, ±Inf, tails, NaN anywhere (property)', () => {
+    // mostly distinct values, so that few latents pass the threshold and the rank-counting path
+    // runs (many ties send a row to the heap path instead); n not a multiple of the block size
+    // leaves a tail that is compacted one latent at a time
+    const special = fc.constantFrom(-Infinity, -0, 0, 1.5, Infinity);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 16, max: 900 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer(),
+        fc.array(fc.tuple(fc.nat(), special), { maxLength: 12 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.boolean(),
+        (rows, n, kRaw, seed, specials, nanAt, negate) => {
+          const k = Math.max(1, Math.min(kRaw, Math.floor(n / 16)));
+          const x = Float32Array.from(randn(rows * n, seed), (v) => (negate ? -Math.abs(v) : v));
+          // copies of a row's largest value (ties at the top, often at the threshold) and specials
+          for (let r = 0; r < rows; r++) {
+            let best = 0;
+            for (let i = 1; i < n; i++) if (x[r * n + i]! > x[r * n + best]!) best = i;
+            x[r * n + ((best * 7 + seed) >>> 0) % n] = x[r * n + best]!;
+          }
+          for (const [at, v] of specials) x[at % x.length] = v;
+          if (nanAt !== undefined) x[nanAt % x.length] = NaN;
+          const build = () => E.topkIndices(E.tensor(x, [rows, n]), k);
+          const label = `topk rows ${rows} n ${n} k ${k} NaN at ${nanAt === undefined ? '-' : nanAt % x.length}`;
+          const want = errorOn(REF, build);
+          for (const be of [WASM, WASM_1T]) {
+            expect(errorOn(be, build), `${label} on ${be}`).toBe(want);
+            if (want === null) expectClose(on(be, build)[0]!, on(REF, build)[0]!, {}, `${label} on ${be}`);
+          }
+        },
+      ),
+      { numRuns: 150, seed: SEED },
+    );
+  });
+
   it('topk with a large k (radix selection): ties, ±Inf, ±0, subnormals, NaN anywhere, k up to n (property)', () => {
     // k ≥ 64 with n ≤ 64·k goes to kernels/topk_radix.ts: keys from the float bits, three
     // histogram passes, a stable radix sort; −0 and +0 must tie (lower index first) as in the reference

@@ -11,6 +11,7 @@ import type { WasmBackend, WasmKernel } from '../backend.js';
 import { topkNanError } from '../../reference/structural.js';
 import { splitRange } from './layout.js';
 import { topkRadixScratch } from '../kernels/topk_radix.js';
+import { topkRowsScratch } from '../kernels/topk.js';
 
 /**
  * Whether a topk of k in rows of n goes to radix selection (kernels/topk_radix.ts: four O(n)
@@ -236,7 +237,7 @@ export const indexingDrivers: Record<string, WasmKernel> = {
     }
     // the heap: per thread a heap of k (value, index) pairs, 16 bytes of error slots, and the
     // row's block maxima (blocks are at least 4 wide: at most ⌈n / 4⌉ of them)
-    topkRowsWithErr(be, 'topk_rows', ranges, 8 * k + 16 + 4 * Math.ceil(n / 4) + 4, 8 * k, (r0, r1, s, e) => [be.off(x!), be.off(y!), n, k, r0, r1, s, e, e + 16]);
+    topkRowsWithErr(be, 'topk_rows', ranges, topkRowsScratch(n, k), 8 * k, (r0, r1, s, e) => [be.off(x!), be.off(y!), n, k, r0, r1, s, e, e + 16]);
     return true;
   },
 };
