@@ -37,6 +37,8 @@ export interface PlanInfo {
   escapes: ReadonlySet<number>;
   /** constant slots (captured at trace time) holding one float32 value, with that value */
   scalarConsts: ReadonlyMap<number, number>;
+  /** shape and dtype of every slot the plan reads or writes (inputs, constants, step outputs) */
+  slotMeta: ReadonlyMap<number, { shape: Shape; dtype: DType }>;
 }
 
 export interface MemoryInfo {

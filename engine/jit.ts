@@ -18,6 +18,8 @@
  * caller must not use donated tensors after the call (they are disposed).
  */
 import type { Attrs, PlanStep } from './backend.js';
+import type { DType } from './dtype.js';
+import type { Shape } from './shape.js';
 import { JitError, fmtShape } from './errors.js';
 import { allocTensor, backend, fromArray, isTracked, keep, readTensorUnchecked, setRecorder, tidy, withAbstractOps, type Recorder } from './engine.js';
 import { stopGradient } from './ops/create.js';
@@ -45,8 +47,10 @@ class PlanRecorder implements Recorder {
   readonly steps: Step[] = [];
   readonly consts = new Map<number, Tensor>();
   private next = 0;
+  readonly inputMeta: { shape: Shape; dtype: DType }[];
 
   constructor(inputs: readonly Tensor[]) {
+    this.inputMeta = inputs.map((t) => ({ shape: t.shape, dtype: t.dtype }));
     inputs.forEach((t, i) => {
       if (!this.slots.has(t.id)) this.slots.set(t.id, i);
     });
@@ -93,7 +97,11 @@ function compileSteps(rec: PlanRecorder, escapes: ReadonlySet<number>): Step[] {
   for (const [slot, t] of rec.consts) {
     if (t.dtype === 'float32' && t.size === 1) scalarConsts.set(slot, readTensorUnchecked(t)[0]!);
   }
-  return b.compilePlan(rec.steps, { escapes, scalarConsts });
+  const slotMeta = new Map<number, { shape: Shape; dtype: DType }>();
+  rec.inputMeta.forEach((m, i) => slotMeta.set(i, m));
+  for (const [slot, t] of rec.consts) slotMeta.set(slot, { shape: t.shape, dtype: t.dtype });
+  for (const s of rec.steps) s.outs.forEach((o, i) => slotMeta.set(o, s.outMeta[i]!));
+  return b.compilePlan(rec.steps, { escapes, scalarConsts, slotMeta });
 }
 
 /** Shapes, dtypes, static values, and which tensor arguments are the same object (aliasing). */

@@ -8,7 +8,7 @@
  * blocks | per-thread gemm scratch | heap (allocator.ts).
  */
 import os from 'node:os';
-import type { Attrs, Backend, BufferHandle, MemoryInfo, TensorRef } from '../../backend.js';
+import type { Attrs, Backend, BufferHandle, MemoryInfo, PlanInfo, PlanStep, TensorRef } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
 import { sizeOf } from '../../shape.js';
@@ -18,6 +18,7 @@ import { HeapAllocator, PAGE, type HeapStats } from './allocator.js';
 import { hasRelaxedSimd } from './features.js';
 import { gemmScratchBytes, type GemmConfig } from './kernels/gemm.js';
 import { buildKernelModule } from './module.js';
+import { fuseMatmulBias } from './fuse.js';
 import { wasmKernels } from './ops/index.js';
 import { CTRL_BYTES, WorkerPool } from './pool.js';
 import { wasmApi, type WasmMemory } from './wasm_api.js';
@@ -145,6 +146,11 @@ export class WasmBackend implements Backend {
       this.heap.release(b.offset, b.bytes);
       this.live.delete(b);
     }
+  }
+
+  /** The jit hook: a matmul and the bias add that alone reads it become one launch (fuse.ts). */
+  compilePlan(steps: readonly PlanStep[], info: PlanInfo): PlanStep[] {
+    return fuseMatmulBias(steps, info);
   }
 
   has(op: string): boolean {

@@ -30,7 +30,7 @@ const step = (op: string, ins: number[], out: number, shape = [3, 5], dtype: E.D
   outMeta: [{ shape, dtype }],
   attrs: {},
 });
-const info = (escapes: number[], scalars: [number, number][] = []): PlanInfo => ({ escapes: new Set(escapes), scalarConsts: new Map(scalars) });
+const info = (escapes: number[], scalars: [number, number][] = []): PlanInfo => ({ escapes: new Set(escapes), scalarConsts: new Map(scalars), slotMeta: new Map() });
 const OPTS = { maxTensors: 8, maxNodes: 64 };
 const programOf = (s: PlanStep) => s.attrs.program as FusedProgram;
 

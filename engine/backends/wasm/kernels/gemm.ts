@@ -52,10 +52,11 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
   const fma = (a: Ex, b: Ex, c: Ex): Ex => (relaxed ? f32x4.relaxed_madd(a, b, c) : f32x4.add(f32x4.mul(a, b), c));
 
   // ---------------------------------------------------------------- micro-kernel
-  // micro(pa, pb, kb, c, ldc_bytes, accumulate)
-  const micro = mb.func('gemm_micro', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], false);
+  // micro(pa, pb, kb, c, ldc_bytes, accumulate, bias): bias 0, or the address of the tile's NR
+  // bias values, added to each stored value as a separate rounding (the last K block's call)
+  const micro = mb.func('gemm_micro', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], false);
   {
-    const [pa, pb, kb, c, ldc, accum] = [0, 1, 2, 3, 4, 5];
+    const [pa, pb, kb, c, ldc, accum, bias] = [0, 1, 2, 3, 4, 5, 6];
     const acc: number[][] = [];
     for (let r = 0; r < MR; r++) acc.push(Array.from({ length: NV }, () => micro.local('v128')));
     const bv = Array.from({ length: NV }, () => micro.local('v128'));
@@ -72,6 +73,21 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
       }
       return out;
     };
+    const bb = Array.from({ length: NV }, () => micro.local('v128'));
+    // with a bias: C = fl(fl(C + acc) + b) or fl(acc + b), what the separate add kernel computes
+    const biasStores: Ex[] = bb.map((v, i) => set(v, v128.load(get(bias), 16 * i)));
+    for (let r = 0; r < MR; r++) {
+      for (let v = 0; v < NV; v++) {
+        biasStores.push(
+          ifThen(
+            get(accum),
+            [v128.store(get(crow), f32x4.add(f32x4.add(v128.load(get(crow), 16 * v), get(acc[r]![v]!)), get(bb[v]!)), 16 * v)],
+            [v128.store(get(crow), f32x4.add(get(acc[r]![v]!), get(bb[v]!)), 16 * v)],
+          ),
+        );
+      }
+      biasStores.push(set(crow, i32.add(get(crow), get(ldc))));
+    }
     const stores: Ex[] = [];
     for (let r = 0; r < MR; r++) {
       for (let v = 0; v < NV; v++) {
@@ -100,7 +116,7 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
         ),
       ),
       set(crow, get(c)),
-      ...stores,
+      ifThen(get(bias), biasStores, stores),
     );
   }
 
@@ -223,11 +239,13 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
   }
 
   // ---------------------------------------------------------------- driver
-  // gemm(A, B, C, M, N, K, transA, transB, m0, m1, n0, n1, scratch)
+  // gemm(A, B, C, M, N, K, transA, transB, m0, m1, n0, n1, scratch, bias)
   // scratch: packA block, then packB block, then one C tile (see gemmScratchBytes)
-  const g = mb.func('gemm', Array(13).fill('i32'), []);
+  // bias: 0, or the address of N floats added to every row of C after its last K block, as a
+  // separate rounding (C = fl(fl(A·B) + bias): what matmul then add computes, bit for bit)
+  const g = mb.func('gemm', Array(14).fill('i32'), []);
   {
-    const [A, B, C, M, N, K, tA, tB, m0, m1, n0, n1, scratch] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    const [A, B, C, M, N, K, tA, tB, m0, m1, n0, n1, scratch, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
     const sz = gemmScratchBytes(cfg);
     const bufA = g.local('i32');
     const bufB = g.local('i32');
@@ -251,6 +269,7 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
     const ldcB = g.local('i32');
     const dstp = g.local('i32');
     const srcp = g.local('i32');
+    const addBias = g.local('i32');
     g.emit(
       set(bufA, get(scratch)),
       set(bufB, i32.add(get(scratch), i32.const(sz.packA))),
@@ -261,6 +280,7 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
         forLoop(pc, i32.const(0), get(K), KC,
           set(kb, min(i32.const(KC), i32.sub(get(K), get(pc)))),
           set(accum, i32.gt_s(get(pc), i32.const(0))),
+          set(addBias, i32.and(i32.ne(get(bias), i32.const(0)), i32.ge_s(i32.add(get(pc), i32.const(KC)), get(K)))),
           call(packB.index, get(B), get(N), get(K), get(tB), get(pc), get(jc), get(kb), get(nb), get(bufB)),
           forLoop(ic, get(m0), get(m1), MC,
             set(mbl, min(i32.const(MC), i32.sub(get(m1), get(ic)))),
@@ -274,10 +294,11 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
                 set(cp, i32.add(get(C), idx4(i32.add(i32.mul(i32.add(get(ic), get(ir)), get(N)), i32.add(get(jc), get(jr)))))),
                 ifThen(
                   i32.and(i32.eq(get(rows), i32.const(MR)), i32.eq(get(cols), i32.const(NR))),
-                  [call(micro.index, get(pa), get(pb), get(kb), get(cp), get(ldcB), get(accum))],
+                  [call(micro.index, get(pa), get(pb), get(kb), get(cp), get(ldcB), get(accum),
+                    select(i32.add(get(bias), idx4(i32.add(get(jc), get(jr)))), i32.const(0), get(addBias)))],
                   [
-                    // edge tile: compute into scratch, then copy (or add) the valid part
-                    call(micro.index, get(pa), get(pb), get(kb), get(tile), i32.const(NR * 4), i32.const(0)),
+                    // edge tile: compute into scratch, then copy (or add) the valid part, and the bias
+                    call(micro.index, get(pa), get(pb), get(kb), get(tile), i32.const(NR * 4), i32.const(0), i32.const(0)),
                     forLoop(rr, i32.const(0), get(rows), 1,
                       set(dstp, i32.add(get(cp), i32.mul(get(rr), get(ldcB)))),
                       set(srcp, i32.add(get(tile), i32.mul(get(rr), i32.const(NR * 4)))),
@@ -286,6 +307,9 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
                           get(dstp),
                           select(f32.add(f32.load(get(dstp)), f32.load(get(srcp))), f32.load(get(srcp)), get(accum)),
                         ),
+                        ifThen(get(addBias), [
+                          f32.store(get(dstp), f32.add(f32.load(get(dstp)), f32.load(i32.add(get(bias), idx4(i32.add(i32.add(get(jc), get(jr)), get(cc))))))),
+                        ]),
                         set(dstp, i32.add(get(dstp), i32.const(4))),
                         set(srcp, i32.add(get(srcp), i32.const(4))),
                       ),
@@ -303,7 +327,7 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
 }
 
 /**
- * `gemm_dyn(A, B, C, M, N, K, transA, transB, scratch, counter, chunk, byCols, nbatch, strideA, strideB)`:
+ * `gemm_dyn(A, B, C, M, N, K, transA, transB, scratch, counter, chunk, byCols, nbatch, strideA, strideB, bias)`:
  * the work of a (batched) matmul as items — per batch matrix, ranges of `chunk` columns (byCols)
  * or rows — that every thread running this function claims one at a time with an atomic
  * fetch-and-add on the shared `counter` (zeroed by the caller). A thread that is descheduled
@@ -312,8 +336,8 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
  * does not change its result.
  */
 export function addGemmDyn(mb: ModuleBuilder, gemm: Func): Func {
-  const f = mb.func('gemm_dyn', Array(15).fill('i32'), []);
-  const [A, B, C, M, N, K, tA, tB, scratch, counter, chunk, byCols, nbatch, sA, sB] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const f = mb.func('gemm_dyn', Array(16).fill('i32'), []);
+  const [A, B, C, M, N, K, tA, tB, scratch, counter, chunk, byCols, nbatch, sA, sB, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   const item = f.local('i32'), per = f.local('i32'), b = f.local('i32'), s = f.local('i32'), e = f.local('i32'), extent = f.local('i32');
   f.emit(
     set(extent, select(get(N), get(M), get(byCols))),
@@ -333,6 +357,7 @@ export function addGemmDyn(mb: ModuleBuilder, gemm: Func): Func {
           select(i32.const(0), get(s), get(byCols)), select(get(M), get(e), get(byCols)),
           select(get(s), i32.const(0), get(byCols)), select(get(e), get(N), get(byCols)),
           get(scratch),
+          get(bias),
         ),
         br(0),
       ),

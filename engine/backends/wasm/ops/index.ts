@@ -3,7 +3,7 @@ import type { WasmKernel } from '../backend.js';
 import { elementwiseDrivers } from './elementwise.js';
 import { gsaeTopkDrivers } from './gsae_topk.js';
 import { indexingDrivers } from './indexing.js';
-import { matmulDriver } from './matmul.js';
+import { matmulBiasDriver, matmulDriver } from './matmul.js';
 import { movementDrivers } from './movement.js';
 import { reduceDrivers } from './reduce.js';
 import { sparseDrivers } from './sparse.js';
@@ -16,4 +16,5 @@ export const wasmKernels: Record<string, WasmKernel> = {
   ...sparseDrivers,
   ...gsaeTopkDrivers,
   matmul: matmulDriver,
+  matmulBias: matmulBiasDriver,
 };
