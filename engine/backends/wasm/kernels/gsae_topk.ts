@@ -122,13 +122,15 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
   const T4 = transpose4(Wv, Array.from({ length: 4 }, () => f.local('v128')));
   // one step of 4 values of t: per group, a 4×4 transpose of its rows' loads, then four
   // multiply-adds against g[t..t+3] broadcast (the GEMM's fma(A splat, B vector, acc))
+  // g[t..t+3] broadcast once per step, shared by the G groups
+  const GS = Array.from({ length: 4 }, () => f.local('v128'));
   const transposeStep = (): Ex[] => {
-    const out: Ex[] = [];
+    const out: Ex[] = GS.map((gs, q) => set(gs, v128.load32_splat(at(L.gb, get(L.t)), 4 * q)));
     for (let gi = 0; gi < G; gi++) {
       for (let c = 0; c < 4; c++) out.push(set(Wv[c]!, v128.load(at(P[4 * gi + c]!, get(L.t)))));
       // column q of the transpose: the four candidates' elements at t + q, against g[t + q]
       const acc = ACC[gi]!;
-      out.push(...T4.setup, ...[0, 1, 2, 3].map((q) => set(acc, fma(v128.load32_splat(at(L.gb, get(L.t)), 4 * q), T4.col(q), get(acc)))));
+      out.push(...T4.setup, ...[0, 1, 2, 3].map((q) => set(acc, fma(get(GS[q]!), T4.col(q), get(acc)))));
     }
     return out;
   };
