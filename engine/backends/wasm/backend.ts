@@ -18,7 +18,7 @@ import { HeapAllocator, PAGE, type HeapStats } from './allocator.js';
 import { hasRelaxedSimd } from './features.js';
 import { gemmScratchBytes, type GemmConfig } from './kernels/gemm.js';
 import { buildKernelModule } from './module.js';
-import { fuseMatmulBias } from './fuse.js';
+import { compileWasmPlan } from './fuse.js';
 import { wasmKernels } from './ops/index.js';
 import { CTRL_BYTES, WorkerPool } from './pool.js';
 import { wasmApi, type WasmMemory } from './wasm_api.js';
@@ -148,9 +148,9 @@ export class WasmBackend implements Backend {
     }
   }
 
-  /** The jit hook: a matmul and the bias add that alone reads it become one launch (fuse.ts). */
+  /** The jit hook: matmul + bias add, and sum(mul(x, 0)), become one launch each (fuse.ts). */
   compilePlan(steps: readonly PlanStep[], info: PlanInfo): PlanStep[] {
-    return fuseMatmulBias(steps, info);
+    return compileWasmPlan(steps, info);
   }
 
   has(op: string): boolean {

@@ -7,7 +7,8 @@
  *     y[o·inner + c] = op over r of x[(o·red + r)·inner + c]   for columns c0 ≤ c < c1
  *     (rows are folded one after another in order, 4 columns at a time: for sum this is exactly
  *     the reference's summation order, so results are bit-identical)
- * op: sum (float32 accumulation, as the reference) or max (NaN wins, as in the reference).
+ * op: sum (float32 accumulation, as the reference), max (NaN wins, as in the reference), or zsum
+ * (Σ x·0: sumTimesZero's rows pass).
  */
 import {
   block, brIf, f32, f32x4, forLoop, get, i32, ifThen, loop, seq, set, v128, type Ex, type ModuleBuilder,
@@ -23,6 +24,8 @@ const OPS: Record<string, RedOp> = {
   sum: { init: 0, vec: f32x4.add, sca: f32.add },
   // wasm max returns NaN when either operand is NaN, like the reference's sticky NaN
   max: { init: -Infinity, vec: f32x4.max, sca: f32.max },
+  // Σ x·0 (sumTimesZero, ops/reduce.ts): 0, or NaN once any x is NaN or ±Inf
+  zsum: { init: 0, vec: (a, b) => f32x4.add(a, f32x4.mul(b, f32x4.const(0))), sca: (a, b) => f32.add(a, f32.mul(b, f32.const(0))) },
 };
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));

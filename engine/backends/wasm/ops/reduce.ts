@@ -4,6 +4,7 @@
  * temporary buffer when there are several runs (e.g. axes 0 and 2 of a 3-D tensor).
  */
 import type { TensorRef } from '../../../backend.js';
+import { BackendError } from '../../../errors.js';
 import type { WasmBackend, WasmKernel } from '../backend.js';
 import { sizeOf } from '../../../shape.js';
 import { splitRange } from './layout.js';
@@ -82,4 +83,28 @@ const argmax: WasmKernel = (be, [x], [y], attrs) => {
   return true;
 };
 
-export const reduceDrivers: Record<string, WasmKernel> = { sum: reduce('sum'), max: reduce('max'), argmax };
+/**
+ * `sumTimesZero` (x) = sum(mul(x, 0)) over every element: 0 when x is finite, else NaN (0·±Inf is
+ * NaN). Only fuse.ts makes this op, from a scalar-0 `mul` whose only reader is a full `sum` (the
+ * SAE trainer's divergence check, one per parameter): one read pass, no x-sized product. x is
+ * split into one contiguous range per thread, each summed by the rows kernel as a single row into
+ * a scratch slot, and the slots are added here; every partial sum is +0 or NaN, so the value is
+ * the composite's (a NaN's payload may differ).
+ */
+const sumTimesZero: WasmKernel = (be, [x], [y]) => {
+  if (x!.dtype !== 'float32' || y!.dtype !== 'float32') throw new BackendError(`sumTimesZero: float32 only, got ${x!.dtype} → ${y!.dtype}`);
+  const n = sizeOf(x!.shape);
+  const out = () => new Float32Array(be.wasmMemory.buffer, be.off(y!), 1);
+  if (n === 0) {
+    out()[0] = 0;
+    return true;
+  }
+  const ranges = splitRange(n, be.threadsFor(n, GRAIN), 4);
+  be.withScratch(4 * ranges.length, (T) => {
+    be.parallel('red_zsum_rows', ranges.map(([i0, i1], t) => [be.off(x!) + 4 * i0, T + 4 * t, 1, i1 - i0, 0, 1]));
+    out()[0] = new Float32Array(be.wasmMemory.buffer, T, ranges.length).reduce((a, v) => a + v, 0);
+  });
+  return true;
+};
+
+export const reduceDrivers: Record<string, WasmKernel> = { sum: reduce('sum'), max: reduce('max'), argmax, sumTimesZero };

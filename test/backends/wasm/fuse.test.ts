@@ -1,9 +1,11 @@
 /**
- * The wasm jit rewrite of `matmul` + bias `add` into one `matmulBias` launch (backends/wasm/fuse.ts,
- * ops/matmul.ts): a compiled step gives the values of the two launches bit for bit (edge tiles,
- * several K blocks and column blocks, transposes, either operand order, one and two threads,
- * relaxed SIMD on and off), fuses only a row-vector bias whose matmul nothing else reads, and
- * plans that do not fit run as recorded.
+ * The wasm jit rewrites (backends/wasm/fuse.ts):
+ * - `matmul` + bias `add` → one `matmulBias` launch (ops/matmul.ts): a compiled step gives the
+ *   values of the two launches bit for bit (edge tiles, several K blocks and column blocks,
+ *   transposes, either operand order, one and two threads, relaxed SIMD on and off), fuses only a
+ *   row-vector bias whose matmul nothing else reads, and plans that do not fit run as recorded;
+ * - `sum(mul(x, 0))` → one `sumTimesZero` launch (ops/reduce.ts): 0 for finite x, NaN otherwise,
+ *   as the composite.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -11,7 +13,7 @@ import * as E from '../../../engine/index.js';
 import { getBackend } from '../../../engine/engine.js';
 import type { PlanInfo, PlanStep } from '../../../engine/backend.js';
 import type { WasmBackend } from '../../../engine/backends/wasm/index.js';
-import { fuseMatmulBias } from '../../../engine/backends/wasm/fuse.js';
+import { fuseMatmulBias, fuseSumTimesZero } from '../../../engine/backends/wasm/fuse.js';
 import { on, randn, WASM, WASM_1T, WASM_SMALL_BLOCKS, wasmVariant } from './helpers.js';
 
 const NO_RELAXED = wasmVariant('wasm-no-relaxed-bias', { threads: 2, relaxed: false });
@@ -28,7 +30,7 @@ function opsRun(name: string, fn: () => E.Tensor | E.Tensor[]): string[] {
   }
 }
 
-describe('matmul + bias add as one wasm launch', () => {
+describe('wasm jit rewrites', () => {
   it('a jit step fuses it and gives the two launches bit for bit (property)', () => {
     fc.assert(
       fc.property(
@@ -131,6 +133,61 @@ describe('matmul + bias add as one wasm launch', () => {
       expect(fuseMatmulBias(self, info(base))).toEqual(self);
       const col = [mm([0, 1], 3, [4, 1]), add([3, 2], 4, [4, 1])];
       expect(fuseMatmulBias(col, info([[0, [4, 3]], [1, [3, 1]], [2, [1]], [3, [4, 1]], [4, [4, 1]]]))).toEqual(col);
+    });
+  });
+
+  it('sum(mul(x, 0)) as one launch: 0 for finite x, NaN with a NaN or ±Inf anywhere, as the composite (property)', () => {
+    const f = (x: E.Tensor) => E.sum(E.mul(x, 0));
+    const step = E.jit(f);
+    try {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 300_000 }), fc.integer(),
+          fc.array(fc.tuple(fc.nat(), fc.constantFrom(NaN, Infinity, -Infinity, -0, 3e38)), { maxLength: 3 }),
+          (n, seed, specials) => {
+            const x = randn(n, seed);
+            for (const [at, v] of specials) if (n > 0) x[at % n] = v;
+            const shape = n % 7 === 0 && n > 0 ? [7, n / 7] : [n];
+            for (const be of [WASM, WASM_1T]) {
+              const want = on(be, () => f(E.tensor(x, shape)))[0]!.data[0]!;
+              const got = on(be, () => step(E.tensor(x, shape)))[0]!.data[0]!;
+              expect(Number.isNaN(got), `n ${n} on ${be}`).toBe(x.some((v) => !Number.isFinite(v)));
+              expect(got, `n ${n} on ${be}`).toEqual(want);
+            }
+          },
+        ),
+        { numRuns: 40, seed: SEED },
+      );
+      expect(opsRun(WASM, () => step(E.tensor(randn(70_000, 1), [70_000])))).toEqual(['sumTimesZero']);
+    } finally {
+      step.dispose();
+    }
+  });
+
+  describe('fuseSumTimesZero on recorded plans', () => {
+    const f32 = (shape: number[]) => ({ shape, dtype: 'float32' as const });
+    const mul = (ins: number[], out: number): PlanStep => ({ op: 'mul', ins, outs: [out], outMeta: [f32([4, 5])], attrs: {} });
+    const sum = (ins: number[], out: number, shape: number[] = []): PlanStep => ({ op: 'sum', ins, outs: [out], outMeta: [f32(shape)], attrs: { axes: [0, 1], keepdims: shape.length > 0 } });
+    // slots: 0 x [4, 5], 1 the constant, 2 x·c, 3 the sum
+    const info = (c: number, escapes: number[] = []): PlanInfo => ({
+      escapes: new Set(escapes), scalarConsts: new Map([[1, c]]), slotMeta: new Map([[0, f32([4, 5])], [1, f32([])], [2, f32([4, 5])], [3, f32([])]]),
+    });
+
+    it('fuses x·0 (either order, −0 too) summed to one element', () => {
+      for (const [ins, c, shape] of [[[0, 1], 0, []], [[1, 0], -0, []], [[0, 1], 0, [1, 1]]] as const) {
+        const out = fuseSumTimesZero([mul([...ins], 2), sum([2], 3, [...shape])], info(c));
+        expect(out).toEqual([{ op: 'sumTimesZero', ins: [0], outs: [3], outMeta: [f32([...shape])], attrs: {} }]);
+      }
+    });
+
+    it('leaves the plan as recorded: another constant, a row sum, a product read twice or returned', () => {
+      const steps = [mul([0, 1], 2), sum([2], 3)];
+      expect(fuseSumTimesZero(steps, info(1))).toEqual(steps);
+      expect(fuseSumTimesZero(steps, info(0, [2]))).toEqual(steps);
+      const rows = [mul([0, 1], 2), sum([2], 3, [4])];
+      expect(fuseSumTimesZero(rows, info(0))).toEqual(rows);
+      const twice = [...steps, sum([2], 4)];
+      expect(fuseSumTimesZero(twice, info(0))).toEqual(twice);
     });
   });
 });
