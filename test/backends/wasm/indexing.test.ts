@@ -13,6 +13,16 @@ const REF = 'reference';
 const SEED = 4242;
 const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
 
+/** topkIndices of x [rows, n] on wasm (two threads and one) against the reference: the same error (a NaN), else the same indices. */
+function expectTopkAsReference(x: Float32Array, rows: number, n: number, k: number, label: string): void {
+  const build = () => E.topkIndices(E.tensor(x, [rows, n]), k);
+  const want = errorOn(REF, build);
+  for (const be of [WASM, WASM_1T]) {
+    expect(errorOn(be, build), `${label} on ${be}`).toBe(want);
+    if (want === null) expectClose(on(be, build)[0]!, on(REF, build)[0]!, {}, `${label} on ${be}`);
+  }
+}
+
 describe('wasm indexing ops match the reference', () => {
   afterAll(() => expectNoFallback(['gather', 'scatterAdd', 'takeAlongAxis', 'scatterAddAlongAxis', 'topkIndices'], [WASM]));
 
@@ -154,13 +164,7 @@ describe('wasm indexing ops match the reference', () => {
             return (i + seed) % 7 === 0 ? v : Math.min(v, -1);
           });
           if (nanAt !== undefined) x[nanAt % x.length] = NaN;
-          const build = () => E.topkIndices(E.tensor(x, [rows, n]), k);
-          const label = `topk rows ${rows} n ${n} k ${k} NaN at ${nanAt === undefined ? '-' : nanAt % x.length}`;
-          const want = errorOn(REF, build);
-          for (const be of [WASM, WASM_1T]) {
-            expect(errorOn(be, build), `${label} on ${be}`).toBe(want);
-            if (want === null) expectClose(on(be, build)[0]!, on(REF, build)[0]!, {}, `${label} on ${be}`);
-          }
+          expectTopkAsReference(x, rows, n, k, `topk rows ${rows} n ${n} k ${k} NaN at ${nanAt === undefined ? '-' : nanAt % x.length}`);
         },
       ),
       { numRuns: 120, seed: SEED },
@@ -192,13 +196,7 @@ describe('wasm indexing ops match the reference', () => {
           }
           for (const [at, v] of specials) x[at % x.length] = v;
           if (nanAt !== undefined) x[nanAt % x.length] = NaN;
-          const build = () => E.topkIndices(E.tensor(x, [rows, n]), k);
-          const label = `topk rows ${rows} n ${n} k ${k} NaN at ${nanAt === undefined ? '-' : nanAt % x.length}`;
-          const want = errorOn(REF, build);
-          for (const be of [WASM, WASM_1T]) {
-            expect(errorOn(be, build), `${label} on ${be}`).toBe(want);
-            if (want === null) expectClose(on(be, build)[0]!, on(REF, build)[0]!, {}, `${label} on ${be}`);
-          }
+          expectTopkAsReference(x, rows, n, k, `topk rows ${rows} n ${n} k ${k} NaN at ${nanAt === undefined ? '-' : nanAt % x.length}`);
         },
       ),
       { numRuns: 150, seed: SEED },
