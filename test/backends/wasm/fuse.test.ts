@@ -17,6 +17,8 @@ import { fuseMatmulBias, fuseSumTimesZero } from '../../../engine/backends/wasm/
 import { on, randn, WASM, WASM_1T, WASM_SMALL_BLOCKS, wasmVariant } from './helpers.js';
 
 const NO_RELAXED = wasmVariant('wasm-no-relaxed-bias', { threads: 2, relaxed: false });
+/** A float32 slot's meta, for the recorded plans below. */
+const f32 = (shape: number[]) => ({ shape, dtype: 'float32' as const });
 const SEED = 777;
 
 /** The ops a backend ran while `fn` ran (its profile), with `fn`'s results. */
@@ -106,7 +108,6 @@ describe('wasm jit rewrites', () => {
   });
 
   describe('fuseMatmulBias on recorded plans', () => {
-    const f32 = (shape: number[]) => ({ shape, dtype: 'float32' as const });
     const mm = (ins: number[], out: number, shape: number[]): PlanStep => ({ op: 'matmul', ins, outs: [out], outMeta: [f32(shape)], attrs: { transA: false, transB: false } });
     const add = (ins: number[], out: number, shape: number[]): PlanStep => ({ op: 'add', ins, outs: [out], outMeta: [f32(shape)], attrs: {} });
     const info = (meta: [number, number[]][], escapes: number[] = []): PlanInfo => ({
@@ -165,7 +166,6 @@ describe('wasm jit rewrites', () => {
   });
 
   describe('fuseSumTimesZero on recorded plans', () => {
-    const f32 = (shape: number[]) => ({ shape, dtype: 'float32' as const });
     const mul = (ins: number[], out: number): PlanStep => ({ op: 'mul', ins, outs: [out], outMeta: [f32([4, 5])], attrs: {} });
     const sum = (ins: number[], out: number, shape: number[] = []): PlanStep => ({ op: 'sum', ins, outs: [out], outMeta: [f32(shape)], attrs: { axes: [0, 1], keepdims: shape.length > 0 } });
     // slots: 0 x [4, 5], 1 the constant, 2 x·c, 3 the sum
