@@ -74,33 +74,25 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
       return out;
     };
     const bb = Array.from({ length: NV }, () => micro.local('v128'));
-    // with a bias: C = fl(fl(C + acc) + b) or fl(acc + b), what the separate add kernel computes
-    const biasStores: Ex[] = bb.map((v, i) => set(v, v128.load(get(bias), 16 * i)));
-    for (let r = 0; r < MR; r++) {
-      for (let v = 0; v < NV; v++) {
-        biasStores.push(
-          ifThen(
-            get(accum),
-            [v128.store(get(crow), f32x4.add(f32x4.add(v128.load(get(crow), 16 * v), get(acc[r]![v]!)), get(bb[v]!)), 16 * v)],
-            [v128.store(get(crow), f32x4.add(get(acc[r]![v]!), get(bb[v]!)), 16 * v)],
-          ),
-        );
+    // the tile's stores: C = C + acc (accumulate) or acc, and with a bias then + b as a separate
+    // rounding (fl(fl(C + acc) + b) or fl(acc + b): what the separate add kernel computes)
+    const storeTile = (withBias: boolean): Ex[] => {
+      const out: Ex[] = withBias ? bb.map((v, i) => set(v, v128.load(get(bias), 16 * i))) : [];
+      const plusBias = (x: Ex, v: number): Ex => (withBias ? f32x4.add(x, get(bb[v]!)) : x);
+      for (let r = 0; r < MR; r++) {
+        for (let v = 0; v < NV; v++) {
+          out.push(
+            ifThen(
+              get(accum),
+              [v128.store(get(crow), plusBias(f32x4.add(v128.load(get(crow), 16 * v), get(acc[r]![v]!)), v), 16 * v)],
+              [v128.store(get(crow), plusBias(get(acc[r]![v]!), v), 16 * v)],
+            ),
+          );
+        }
+        out.push(set(crow, i32.add(get(crow), get(ldc))));
       }
-      biasStores.push(set(crow, i32.add(get(crow), get(ldc))));
-    }
-    const stores: Ex[] = [];
-    for (let r = 0; r < MR; r++) {
-      for (let v = 0; v < NV; v++) {
-        stores.push(
-          ifThen(
-            get(accum),
-            [v128.store(get(crow), f32x4.add(v128.load(get(crow), 16 * v), get(acc[r]![v]!)), 16 * v)],
-            [v128.store(get(crow), get(acc[r]![v]!), 16 * v)],
-          ),
-        );
-      }
-      stores.push(set(crow, i32.add(get(crow), get(ldc))));
-    }
+      return out;
+    };
     // One loop over k, not unrolled: TurboFan hoists the loads of an unrolled body and then
     // spills accumulators; a second (remainder) loop after it also made it spill (measured).
     micro.emit(
@@ -116,7 +108,7 @@ export function addGemm(mb: ModuleBuilder, cfg: GemmConfig): Func {
         ),
       ),
       set(crow, get(c)),
-      ifThen(get(bias), biasStores, stores),
+      ifThen(get(bias), storeTile(true), storeTile(false)),
     );
   }
 
