@@ -40,15 +40,15 @@
  *   sumsq_rows(x, out, d, r0, r1)   out[r] = Σ_t x[r, t]² in float32 (4 lanes, then the tail)
  *   gsae_select_rows(z, g, W, out, m, d, k, r0, r1, F, bs, scratch, err, β)
  *     F: per row F_b (float32; 0 = all mode); bs: the threshold's block size (1: every latent is
- *     a block); scratch per thread: `gsaeSelectScratch` bytes (its last 16 are err); err: 3 i32 slots, (1, row, position) for a NaN score, (3, row, position)
- *     for a NaN in z, (2, row, count) if fewer than k candidates survived (impossible by the
+ *     a block); scratch per thread: `gsaeSelectScratch` bytes (its last 16 are err); err: 3 i32
+ *     slots, (1, row, position) for a NaN score, (3, row, position) for a NaN in z, (2, row, count) if fewer than k candidates survived (impossible by the
  *     argument above: an internal error).
  */
 import {
   block, br, brIf, call, f32, f32x4, forLoop, get, i32, i32x4, ifThen, loop, ret, select, set, transpose4, v128, type Ex, type Func, type ModuleBuilder,
 } from '../encoder.js';
 import { heapifyEx, hmaxEx, popSortedEx, worseEx } from './topk.js';
-import { compactEx, COMPACT_TABLE_BYTES, kthKeyEx, rankSelectEx, rankSelectMax, storeCompactTableEx } from './select.js';
+import { blockSlots, blockSlotsBytesEx, compactEx, COMPACT_TABLE_BYTES, kthKeyEx, rankSelectEx, rankSelectMax, storeCompactTableEx } from './select.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 const hsum = (v: Ex): Ex => f32.add(f32.add(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), f32.add(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
@@ -87,9 +87,8 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
     e: f.local('i32'), n: f.local('i32'), ix: f.local('i32'), s: f.local('i32'),
     F: f.local('f32'), tau: f.local('f32'), zv: f.local('f32'), av: f.local('f32'), sv: f.local('f32'),
     Fv: f.local('v128'), Tau: f.local('v128'), allV: f.local('v128'), vz: f.local('v128'), vm: f.local('v128'), nan: f.local('v128'),
-    keys: f.local('i32'), blist: f.local('i32'), tbl: f.local('i32'), rb: f.local('i32'), nbl: f.local('i32'), fast: f.local('i32'),
+    keys: f.local('i32'), blist: f.local('i32'), tbl: f.local('i32'), rb: f.local('i32'), nbl: f.local('i32'),
   };
-  const LANES = v128.const([0, 1, 2, 3]);
   // U(z) ≥ τ for four latents: U(z) = z ≥ 0 ? z·F : z
   const passU = (vz: Ex): Ex => f32x4.ge(v128.bitselect(f32x4.mul(vz, get(L.Fv)), vz, f32x4.ge(vz, f32x4.const(0))), get(L.Tau));
   const at = (base: number, idx: Ex): Ex => i32.add(get(base), sh2(idx));
@@ -145,14 +144,15 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
     );
   const rowPtr = (pos: Ex): Ex => i32.add(get(W), sh2(i32.mul(i32.load(at(L.la, pos)), get(d))));
   const minI = (a: Ex, b: Ex): Ex => select(a, b, i32.lt_s(a, b));
+  // rank `rank` of the row's top k is latent `index`
+  const outRank = (rank: Ex, index: Ex): Ex => i32.store(at(out, i32.add(i32.mul(get(L.r), get(k)), rank)), index);
   // element e of the candidates: the scored list first, then the z = −∞ list (s = −∞)
   const elemV = (e: Ex): Ex => select(f32.load(at(L.ls, e)), f32.const(-Infinity), i32.lt_s(e, get(L.na)));
   const elemI = (e: Ex): Ex => select(i32.load(at(L.la, e)), i32.load(at(L.li, i32.sub(e, get(L.na)))), i32.lt_s(e, get(L.na)));
 
   // scratch (gsaeSelectScratch): la, ls m + 4 entries each (compactEx's and rankSelectEx's room),
-  // li m, hv k, hi k, tmp 4G, keys and blist NB4 = ⌊m/4⌋ + 8 rounded down to 4 each, the shuffle
-  // table, rb k + 4
-  const NB4 = i32.shl(i32.and(i32.add(i32.shr_u(get(m), i32.const(2)), i32.const(8)), i32.const(~3)), i32.const(2));
+  // li m, hv k, hi k, tmp 4G, keys and blist blockSlots(m) each, the shuffle table, rb k + 4
+  const NB4 = blockSlotsBytesEx(get(m));
   f.emit(
     set(L.la, get(scratch)),
     set(L.ls, i32.add(get(L.la), sh2(i32.add(get(m), i32.const(4))))),
@@ -228,30 +228,33 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
       // whole (the blocks exist when bs > 1; NaN was ruled out while they were formed); the
       // latents past the last block, or every latent when bs = 1, are screened one vector at a time.
       set(L.i, i32.const(0)),
-      // the fast path (select.ts): with blocks, a finite bound and τ > −∞ (so no z = −∞ can be
-      // a candidate), the blocks with U(max) ≥ τ and then their latents with U(z) ≥ τ are
-      // compacted in order without a branch per latent; kthKeyEx padded bm with −∞ (U = −∞ < τ)
-      set(L.fast, i32.and(i32.and(i32.ne(get(bs), i32.const(1)), i32.eqz(get(L.all))), f32.gt(get(L.tau), f32.const(-Infinity)))),
-      ifThen(get(L.fast), [
-        set(L.nbl, i32.const(0)),
-        forLoop(L.e, i32.const(0), get(L.nb), 4,
-          compactEx(f, L.tbl, L.nbl, passU(v128.load(at(L.bm, get(L.e)))), i32x4.add(i32x4.splat(get(L.e)), LANES), get(L.blist)),
-        ),
-        forLoop(L.e, i32.const(0), get(L.nbl), 1,
-          set(L.i, i32.mul(i32.load(at(L.blist, get(L.e))), get(bs))),
-          forLoop(L.j, get(L.i), i32.add(get(L.i), get(bs)), 4,
-            compactEx(f, L.tbl, L.na, passU(v128.load(at(L.zb, get(L.j)))), i32x4.add(i32x4.splat(get(L.j)), LANES), get(L.la)),
-          ),
-        ),
-        set(L.i, i32.mul(get(L.nb), get(bs))),
-      ]),
-      ifThen(i32.and(i32.ne(get(bs), i32.const(1)), i32.eqz(get(L.fast))), [
-        forLoop(L.e, i32.const(0), get(L.nb), 1,
-          set(L.zv, f32.load(at(L.bm, get(L.e)))),
-          ifThen(i32.or(get(L.all), f32.ge(select(f32.mul(get(L.zv), get(L.F)), get(L.zv), f32.ge(get(L.zv), f32.const(0))), get(L.tau))), [
-            set(L.kend, i32.mul(i32.add(get(L.e), i32.const(1)), get(bs))),
-            forLoop(L.i, i32.mul(get(L.e), get(bs)), get(L.kend), 4, ...screen4()),
-          ]),
+      ifThen(i32.ne(get(bs), i32.const(1)), [
+        ifThen(
+          // the fast path (select.ts): with a finite bound and τ > −∞ (so no z = −∞ can be a
+          // candidate), the blocks with U(max) ≥ τ and then their latents with U(z) ≥ τ are
+          // compacted in order without a branch per latent; kthKeyEx padded bm with −∞ (U = −∞ < τ)
+          i32.and(i32.eqz(get(L.all)), f32.gt(get(L.tau), f32.const(-Infinity))),
+          [
+            set(L.nbl, i32.const(0)),
+            forLoop(L.e, i32.const(0), get(L.nb), 4,
+              compactEx(f, L.tbl, L.nbl, passU(v128.load(at(L.bm, get(L.e)))), get(L.e), get(L.blist)),
+            ),
+            forLoop(L.e, i32.const(0), get(L.nbl), 1,
+              set(L.i, i32.mul(i32.load(at(L.blist, get(L.e))), get(bs))),
+              forLoop(L.j, get(L.i), i32.add(get(L.i), get(bs)), 4,
+                compactEx(f, L.tbl, L.na, passU(v128.load(at(L.zb, get(L.j)))), get(L.j), get(L.la)),
+              ),
+            ),
+          ],
+          [
+            forLoop(L.e, i32.const(0), get(L.nb), 1,
+              set(L.zv, f32.load(at(L.bm, get(L.e)))),
+              ifThen(i32.or(get(L.all), f32.ge(select(f32.mul(get(L.zv), get(L.F)), get(L.zv), f32.ge(get(L.zv), f32.const(0))), get(L.tau))), [
+                set(L.kend, i32.mul(i32.add(get(L.e), i32.const(1)), get(bs))),
+                forLoop(L.i, i32.mul(get(L.e), get(bs)), get(L.kend), 4, ...screen4()),
+              ]),
+            ),
+          ],
         ),
         set(L.i, i32.mul(get(L.nb), get(bs))),
       ]),
@@ -295,32 +298,32 @@ export function addGsaeTopk(mb: ModuleBuilder, opts: { relaxed: boolean; KC: num
       ),
       // -------- top k of the candidates: by rank counting (select.ts) when they are few and all
       // scored, else a heap whose root is the worst kept (topk_rows' order)
-      set(L.fast, i32.and(i32.and(i32.gt_s(get(k), i32.const(0)), i32.eqz(get(L.ni))), i32.le_s(get(L.na), rankSelectMax(get(k))))),
-      ifThen(get(L.fast), [
-        rankSelectEx(f, get(L.ls), get(L.la), get(L.na), get(k), get(L.rb), (rank, index) => i32.store(at(out, i32.add(i32.mul(get(L.r), get(k)), rank)), index)),
-      ]),
-      ifThen(i32.and(i32.gt_s(get(k), i32.const(0)), i32.eqz(get(L.fast))), [
-        forLoop(L.e, i32.const(0), get(k), 1,
-          f32.store(at(L.hv, get(L.e)), elemV(get(L.e))),
-          i32.store(at(L.hi, get(L.e)), elemI(get(L.e))),
-        ),
-        heapifyEx(sift, L.hv, L.hi, get(k), L.e),
-        set(L.n, i32.add(get(L.na), get(L.ni))),
-        forLoop(L.e, get(k), get(L.n), 1,
-          set(L.sv, elemV(get(L.e))),
-          set(L.ix, elemI(get(L.e))),
-          ifThen(worseEx(f32.load(get(L.hv)), i32.load(get(L.hi)), get(L.sv), get(L.ix)), [
-            f32.store(get(L.hv), get(L.sv)),
-            i32.store(get(L.hi), get(L.ix)),
-            call(sift.index, get(L.hv), get(L.hi), i32.const(0), get(k)),
-          ]),
-        ),
-        popSortedEx(sift, L.hv, L.hi, get(k), L.s, (rank, index) => i32.store(at(out, i32.add(i32.mul(get(L.r), get(k)), rank)), index)),
-      ]),
+      ifThen(i32.gt_s(get(k), i32.const(0)), [ifThen(
+        i32.and(i32.eqz(get(L.ni)), i32.le_s(get(L.na), rankSelectMax(get(k)))),
+        [rankSelectEx(f, get(L.ls), get(L.la), get(L.na), get(k), get(L.rb), outRank)],
+        [
+          forLoop(L.e, i32.const(0), get(k), 1,
+            f32.store(at(L.hv, get(L.e)), elemV(get(L.e))),
+            i32.store(at(L.hi, get(L.e)), elemI(get(L.e))),
+          ),
+          heapifyEx(sift, L.hv, L.hi, get(k), L.e),
+          set(L.n, i32.add(get(L.na), get(L.ni))),
+          forLoop(L.e, get(k), get(L.n), 1,
+            set(L.sv, elemV(get(L.e))),
+            set(L.ix, elemI(get(L.e))),
+            ifThen(worseEx(f32.load(get(L.hv)), i32.load(get(L.hi)), get(L.sv), get(L.ix)), [
+              f32.store(get(L.hv), get(L.sv)),
+              i32.store(get(L.hi), get(L.ix)),
+              call(sift.index, get(L.hv), get(L.hi), i32.const(0), get(k)),
+            ]),
+          ),
+          popSortedEx(sift, L.hv, L.hi, get(k), L.s, outRank),
+        ],
+      )]),
     ),
   );
 }
 
 /** Per-thread bytes for `gsae_select_rows`: its scratch, then 16 for its err slots. */
 export const gsaeSelectScratch = (m: number, k: number): number =>
-  4 * (3 * m + 8) + 8 * k + 16 * G + 8 * ((Math.floor(m / 4) + 8) & ~3) + COMPACT_TABLE_BYTES + 4 * (k + 4) + 16;
+  4 * (3 * m + 8) + 8 * k + 16 * G + 8 * blockSlots(m) + COMPACT_TABLE_BYTES + 4 * (k + 4) + 16;

@@ -87,6 +87,15 @@ export function kthKeyEx(f: Func, vals: Ex, keys: Ex, nb: Ex, k: Ex, out: number
   );
 }
 
+/**
+ * Entries (4 bytes each) of a row's block maxima, their keys or its block list, for a row of n:
+ * ⌊n/4⌋ + 8 rounded down to 4, at least nb + 4 for the nb ≤ n/4 blocks (kthKeyEx pads to a
+ * multiple of 4, compactEx writes 4 past its count). `blockSlotsBytesEx` is the same in bytes,
+ * in wasm.
+ */
+export const blockSlots = (n: number): number => (Math.floor(n / 4) + 8) & ~3;
+export const blockSlotsBytesEx = (n: Ex): Ex => i32.shl(i32.and(i32.add(i32.shr_u(n, i32.const(2)), i32.const(8)), i32.const(~3)), i32.const(2));
+
 /** Bytes of the shuffle table `storeCompactTableEx` writes. */
 export const COMPACT_TABLE_BYTES = 256;
 
@@ -107,17 +116,17 @@ export function storeCompactTableEx(tbl: Ex): Ex {
 
 /**
  * Appends the lanes of a vector that pass `mask` (an f32x4/i32x4 compare result): their
- * positions `idx` (an i32x4 of the four lanes' indices) at outI + 4·cnt, and, with `outV`, their
- * values `vals` at outV + 4·cnt; `cnt` (an i32 local) grows by their number. All four lanes are
- * stored, so each output needs 4 slots of room past the last count.
+ * positions (lane l of the vector is position `first` + l) at outI + 4·cnt, and, with `outV`,
+ * their values `vals` at outV + 4·cnt; `cnt` (an i32 local) grows by their number. All four lanes
+ * are stored, so each output needs 4 slots of room past the last count.
  */
-export function compactEx(f: Func, tbl: number, cnt: number, mask: Ex, idx: Ex, outI: Ex, vals?: Ex, outV?: Ex): Ex {
+export function compactEx(f: Func, tbl: number, cnt: number, mask: Ex, first: Ex, outI: Ex, vals?: Ex, outV?: Ex): Ex {
   const bits = f.local('i32'), sh = f.local('v128');
   return seq(
     set(bits, i32x4.bitmask(mask)),
     set(sh, v128.load(i32.add(get(tbl), i32.shl(get(bits), i32.const(4))))),
     ...(vals && outV ? [v128.store(i32.add(outV, sh2(get(cnt))), i8x16.swizzle(vals, get(sh)))] : []),
-    v128.store(i32.add(outI, sh2(get(cnt))), i8x16.swizzle(idx, get(sh))),
+    v128.store(i32.add(outI, sh2(get(cnt))), i8x16.swizzle(i32x4.add(i32x4.splat(first), v128.const([0, 1, 2, 3])), get(sh))),
     set(cnt, i32.add(get(cnt), i32.popcnt(get(bits)))),
   );
 }

@@ -27,9 +27,9 @@
  *     driver's bytes per thread in all)
  */
 import {
-  block, br, brIf, call, f32, f32x4, forLoop, get, i32, i32x4, ifThen, loop, ret, seq, set, v128, type Ex, type Func, type ModuleBuilder,
+  block, br, brIf, call, f32, f32x4, forLoop, get, i32, ifThen, loop, ret, seq, set, v128, type Ex, type Func, type ModuleBuilder,
 } from '../encoder.js';
-import { compactEx, COMPACT_TABLE_BYTES, kthKeyEx, rankSelectEx, rankSelectMax, storeCompactTableEx } from './select.js';
+import { blockSlots, blockSlotsBytesEx, compactEx, COMPACT_TABLE_BYTES, kthKeyEx, rankSelectEx, rankSelectMax, storeCompactTableEx } from './select.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 
@@ -71,13 +71,13 @@ export const popSortedEx = (sift: Func, hv: number, hi: number, size: Ex, s: num
 );
 
 /**
- * `topk_rows`' scratch from bmax on, as (region, byte address) with the sizes in entries of 4
- * bytes: bmax, keys and blist NB4 = ⌊n/4⌋ + 8 rounded down to 4 each (≥ nb + 4), cv and ci
- * CN = n + 8 rounded down to 4 each (≥ n + 5: compactEx's and rankSelectEx's 4 slots of room),
- * the shuffle table, rb k + 4. `topkRowsScratch` is the same sum in bytes.
+ * `topk_rows`' scratch from bmax on, as byte addresses, sizes in entries of 4 bytes: bmax, keys
+ * and blist `blockSlots(n)` each, cv and ci CN = n + 8 rounded down to 4 each (≥ n + 5:
+ * compactEx's and rankSelectEx's 4 slots of room), the shuffle table, rb k + 4.
+ * `topkRowsScratch` is the same sum in bytes.
  */
 function topkFastLayout(bmax: Ex, n: Ex): Record<'keys' | 'blist' | 'cv' | 'ci' | 'tbl' | 'rb', Ex> {
-  const NB4 = i32.shl(i32.and(i32.add(i32.shr_u(n, i32.const(2)), i32.const(8)), i32.const(~3)), i32.const(2));
+  const NB4 = blockSlotsBytesEx(n);
   const CN = i32.shl(i32.and(i32.add(n, i32.const(8)), i32.const(~3)), i32.const(2));
   const cv = i32.add(bmax, i32.mul(NB4, i32.const(3)));
   const tbl = i32.add(cv, i32.shl(CN, i32.const(1)));
@@ -86,7 +86,7 @@ function topkFastLayout(bmax: Ex, n: Ex): Record<'keys' | 'blist' | 'cv' | 'ci' 
 
 /** Per-thread bytes of `topk_rows`' scratch: the heap (8k), the error slots (16), then topkFastLayout's regions. */
 export const topkRowsScratch = (n: number, k: number): number =>
-  8 * k + 16 + 4 * (3 * ((Math.floor(n / 4) + 8) & ~3) + 2 * ((n + 8) & ~3) + (k + 4)) + COMPACT_TABLE_BYTES;
+  8 * k + 16 + 4 * (3 * blockSlots(n) + 2 * ((n + 8) & ~3) + (k + 4)) + COMPACT_TABLE_BYTES;
 
 /** Adds `topk_rows` and its heap's `topk_sift`; returns `topk_sift` (gsae_topk.ts's heaps use it). */
 export function addTopk(mb: ModuleBuilder): Func {
@@ -131,7 +131,10 @@ export function addTopk(mb: ModuleBuilder): Func {
   const end = f.local('i32'), end4 = f.local('i32'), nan = f.local('v128');
   const keys = f.local('i32'), blist = f.local('i32'), cv = f.local('i32'), ci = f.local('i32'), tbl = f.local('i32'), rb = f.local('i32');
   const done = f.local('i32'), nbl = f.local('i32'), cnt = f.local('i32'), e = f.local('i32'), bad = f.local('i32');
-  const LANES = v128.const([0, 1, 2, 3]);
+  // the fast path's scratch after bmax (topkRowsScratch)
+  const lay = topkFastLayout(get(bmax), get(n));
+  // rank `rank` of row r's top k is position `index`
+  const outRank = (rank: Ex, index: Ex): Ex => i32.store(i32.add(get(out), sh2(i32.add(i32.mul(get(r), get(k)), rank))), index);
   const nanAt = (pos: Ex): Ex[] => [
     i32.store(get(err), i32.const(1)),
     i32.store(get(err), get(r), 4),
@@ -169,8 +172,7 @@ export function addTopk(mb: ModuleBuilder): Func {
   f.emit(
     set(hv, get(heap)),
     set(hi, i32.add(get(heap), sh2(get(k)))),
-    // the fast path's scratch after bmax (topkRowsScratch)
-    ...((lay) => [set(keys, lay.keys), set(blist, lay.blist), set(cv, lay.cv), set(ci, lay.ci), set(tbl, lay.tbl), set(rb, lay.rb)])(topkFastLayout(get(bmax), get(n))),
+    set(keys, lay.keys), set(blist, lay.blist), set(cv, lay.cv), set(ci, lay.ci), set(tbl, lay.tbl), set(rb, lay.rb),
     storeCompactTableEx(get(tbl)),
     forLoop(r, get(r0), get(r1), 1,
       set(base, i32.add(get(x), sh2(i32.mul(get(r), get(n))))),
@@ -220,14 +222,14 @@ export function addTopk(mb: ModuleBuilder): Func {
         // the blocks whose max is ≥ T (kthKeyEx padded bmax with −∞ to a multiple of 4)
         set(nbl, i32.const(0)),
         forLoop(blk, i32.const(0), get(nb), 4,
-          compactEx(f, tbl, nbl, f32x4.ge(v128.load(i32.add(get(bmax), sh2(get(blk)))), get(Tv)), i32x4.add(i32x4.splat(get(blk)), LANES), get(blist)),
+          compactEx(f, tbl, nbl, f32x4.ge(v128.load(i32.add(get(bmax), sh2(get(blk)))), get(Tv)), get(blk), get(blist)),
         ),
         set(cnt, i32.const(0)),
         forLoop(e, i32.const(0), get(nbl), 1,
           set(i, i32.mul(i32.load(i32.add(get(blist), sh2(get(e)))), get(bs))),
           forLoop(j, get(i), i32.add(get(i), get(bs)), 4,
             set(vec, v128.load(i32.add(get(base), sh2(get(j))))),
-            compactEx(f, tbl, cnt, f32x4.ge(get(vec), get(Tv)), i32x4.add(i32x4.splat(get(j)), LANES), get(ci), get(vec), get(cv)),
+            compactEx(f, tbl, cnt, f32x4.ge(get(vec), get(Tv)), get(j), get(ci), get(vec), get(cv)),
           ),
         ),
         // the tail past the last whole block, one latent at a time; a NaN there: the heap path reports it
@@ -240,44 +242,44 @@ export function addTopk(mb: ModuleBuilder): Func {
           set(cnt, i32.add(get(cnt), f32.ge(get(v), get(T)))),
         ),
         ifThen(i32.and(i32.eqz(get(bad)), i32.le_s(get(cnt), rankSelectMax(get(k)))), [
-          rankSelectEx(f, get(cv), get(ci), get(cnt), get(k), get(rb), (rank, index) => i32.store(i32.add(get(out), sh2(i32.add(i32.mul(get(r), get(k)), rank))), index)),
+          rankSelectEx(f, get(cv), get(ci), get(cnt), get(k), get(rb), outRank),
           set(done, i32.const(1)),
         ]),
       ]),
       // -------- the heap path: no filter (T = −∞), a NaN in the tail, or too many latents ≥ T
       block(
-      brIf(0, get(done)),
-      // one block of the whole row when there is no filter
-      ifThen(f32.eq(get(T), f32.const(-Infinity)), [set(nb, i32.const(1)), set(bs, get(n)), f32.store(get(bmax), f32.const(-Infinity))]),
-      set(Tv, f32x4.splat(get(T))),
-      // the first k elements fill the heap
-      set(first, get(k)),
-      forLoop(i, i32.const(0), get(first), 1,
-        set(v, f32.load(i32.add(get(base), sh2(get(i))))),
-        ifThen(f32.ne(get(v), get(v)), [...nanAt(get(i)), ret()]),
-        f32.store(i32.add(get(hv), sh2(get(i))), get(v)),
-        i32.store(i32.add(get(hi), sh2(get(i))), get(i)),
-      ),
-      heapifyEx(sift, hv, hi, get(k), i),
-      // with k = 0 nothing can enter (+Inf root) but NaN is still an error
-      set(root, f32.const(Infinity)),
-      ifThen(i32.gt_s(get(k), i32.const(0)), [set(root, f32.load(get(hv)))]),
-      set(thr, f32x4.splat(get(root))),
-      // the blocks that can hold a top-k element (max ≥ T), in order, from position k on
-      forLoop(blk, i32.const(0), get(nb), 1,
-        ifThen(f32.ge(f32.load(i32.add(get(bmax), sh2(get(blk)))), get(T)), [
-          set(i, i32.mul(get(blk), get(bs))),
-          ifThen(i32.lt_s(get(i), get(k)), [set(i, get(k))]),
-          set(end, i32.add(i32.mul(get(blk), get(bs)), get(bs))),
-          ...scan,
-        ]),
-      ),
-      // the tail past the last whole block
-      set(i, i32.mul(get(nb), get(bs))),
-      ifThen(i32.lt_s(get(i), get(k)), [set(i, get(k))]),
-      set(end, get(n)),
-      ...scan,
-      popSortedEx(sift, hv, hi, get(k), s, (rank, index) => i32.store(i32.add(get(out), sh2(i32.add(i32.mul(get(r), get(k)), rank))), index)),
+        brIf(0, get(done)),
+        // one block of the whole row when there is no filter
+        ifThen(f32.eq(get(T), f32.const(-Infinity)), [set(nb, i32.const(1)), set(bs, get(n)), f32.store(get(bmax), f32.const(-Infinity))]),
+        set(Tv, f32x4.splat(get(T))),
+        // the first k elements fill the heap
+        set(first, get(k)),
+        forLoop(i, i32.const(0), get(first), 1,
+          set(v, f32.load(i32.add(get(base), sh2(get(i))))),
+          ifThen(f32.ne(get(v), get(v)), [...nanAt(get(i)), ret()]),
+          f32.store(i32.add(get(hv), sh2(get(i))), get(v)),
+          i32.store(i32.add(get(hi), sh2(get(i))), get(i)),
+        ),
+        heapifyEx(sift, hv, hi, get(k), i),
+        // with k = 0 nothing can enter (+Inf root) but NaN is still an error
+        set(root, f32.const(Infinity)),
+        ifThen(i32.gt_s(get(k), i32.const(0)), [set(root, f32.load(get(hv)))]),
+        set(thr, f32x4.splat(get(root))),
+        // the blocks that can hold a top-k element (max ≥ T), in order, from position k on
+        forLoop(blk, i32.const(0), get(nb), 1,
+          ifThen(f32.ge(f32.load(i32.add(get(bmax), sh2(get(blk)))), get(T)), [
+            set(i, i32.mul(get(blk), get(bs))),
+            ifThen(i32.lt_s(get(i), get(k)), [set(i, get(k))]),
+            set(end, i32.add(i32.mul(get(blk), get(bs)), get(bs))),
+            ...scan,
+          ]),
+        ),
+        // the tail past the last whole block
+        set(i, i32.mul(get(nb), get(bs))),
+        ifThen(i32.lt_s(get(i), get(k)), [set(i, get(k))]),
+        set(end, get(n)),
+        ...scan,
+        popSortedEx(sift, hv, hi, get(k), s, outRank),
       ),
     ),
   );

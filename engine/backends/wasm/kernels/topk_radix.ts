@@ -39,6 +39,7 @@
 import {
   block, br, brIf, call, f32, f32x4, forLoop, get, i32, i32x4, ifThen, loop, memoryFill, ret, set, v128, type Ex, type ModuleBuilder,
 } from '../encoder.js';
+import { f32KeyV } from './select.js';
 
 const sh2 = (x: Ex): Ex => i32.shl(x, i32.const(2));
 
@@ -114,11 +115,12 @@ export function addTopkRadix(mb: ModuleBuilder): void {
       set(na, i32.const(0)),
       set(ne, i32.const(0)),
       // vector test: key ≥ K unsigned ⇔ key ^ 2³¹ = u ^ (sign ? 0x7FFFFFFF : 0) ≥ K ^ 2³¹ signed
+      // (u ^ (sign ? 0x7FFFFFFF : 0) is select.ts's signed key f32KeyV)
       set(sK, i32x4.splat(i32.xor(get(K), i32.const(-2147483648)))),
       set(e4, i32.add(get(i0), i32.and(i32.sub(get(i1), get(i0)), i32.const(~3)))),
       forLoop(i, get(i0), get(e4), 4,
         set(vu, f32x4.add(v128.load(at(base, get(i))), f32x4.splat(f32.const(0)))),
-        ifThen(v128.any_true(i32x4.ge_s(v128.xor(get(vu), v128.and(i32x4.shr_s(get(vu), i32.const(31)), i32x4.splat(i32.const(0x7fffffff)))), get(sK))), [
+        ifThen(v128.any_true(i32x4.ge_s(f32KeyV(get(vu)), get(sK))), [
           forLoop(j, get(i), i32.add(get(i), i32.const(4)), 1, ...body(get(j))),
         ]),
       ),
