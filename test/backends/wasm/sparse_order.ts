@@ -1,3 +1,7 @@
+import { expect } from 'vitest';
+import type * as E from '../../../engine/index.js';
+import { on, WASM, WASM_1T, type Result } from './helpers.js';
+
 /**
  * The sums the wasm embeddingBag and scatterOuter (rows layout) must give, element by element:
  * from +0, s = fround(s + fround(c · row)) over the picks in order. A pick is (b, r, c): batch
@@ -29,4 +33,16 @@ export function fixedDot(a: Float32Array, ao: number, w: Float32Array, wo: numbe
   let s = f(f(lane[0]! + lane[1]!) + f(lane[2]! + lane[3]!));
   for (let t = d4; t < d; t++) s = f(s + f(a[ao + t]! * w[wo + t]!));
   return s;
+}
+
+/**
+ * Runs `build` (an embeddingBag and a scatterOuter, rows layout) on wasm with two threads and one,
+ * and expects the pick-order sums `want` (pickOrderSums) bit for bit.
+ */
+export function expectPickOrderSums(build: () => E.Tensor[], want: { bag: number[]; outer: number[] }, label: string): void {
+  for (const be of [WASM, WASM_1T]) {
+    const [gotBag, gotOuter] = on(be, build) as [Result, Result];
+    expect(gotBag.data, `bag ${be} ${label}`).toEqual(want.bag);
+    expect(gotOuter.data, `outer ${be} ${label}`).toEqual(want.outer);
+  }
 }
